@@ -1,0 +1,180 @@
+package pathhook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// DefaultOrg is the org that serve creates on a fresh database.
+const DefaultOrg = "default"
+
+// Org is a tenant: it sees only its own pathways, webhooks and deliveries.
+type Org struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// APIKey grants access to one org's resources. Only a hash of the key is
+// kept; Hint shows enough of it to tell keys apart.
+type APIKey struct {
+	ID        string     `json:"id"`
+	OrgID     string     `json:"-"`
+	Name      string     `json:"name"`
+	Hint      string     `json:"hint"`
+	Hash      []byte     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// apiKeyPrefix starts every key that pathhook makes, so that secret
+// scanners can find leaked ones.
+const apiKeyPrefix = "phk_"
+
+// MinAPIKeyLen is the shortest key accepted from PATHHOOK_ADMIN_KEY.
+const MinAPIKeyLen = 24
+
+// HashAPIKey returns the hash under which a key is kept. Keys carry 160
+// random bits, so one round of SHA-256 is enough.
+func HashAPIKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+func hint(key string) string {
+	if len(key) < 12 {
+		return "…"
+	}
+	return key[:8] + "…" + key[len(key)-4:]
+}
+
+func newAPIKeyValue() (string, error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return apiKeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
+}
+
+// Authenticate returns the live API key that key is, or EUNAUTHORIZED.
+func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error) {
+	unauthorized := Errorf(EUNAUTHORIZED, "a valid API key is required: send Authorization: Bearer <key>")
+	if key == "" {
+		return nil, unauthorized
+	}
+	hash := HashAPIKey(key)
+	var k *APIKey
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		k, err = tx.APIKeyByHash(ctx, hash)
+		return err
+	})
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, unauthorized
+	case err != nil:
+		return nil, err
+	case subtle.ConstantTimeCompare(k.Hash, hash) != 1 || k.RevokedAt != nil:
+		return nil, unauthorized
+	}
+	return k, nil
+}
+
+// EnsureOrg returns the org with the given name, creating it if needed.
+func (s *Service) EnsureOrg(ctx context.Context, name string) (*Org, error) {
+	var v validation
+	checkText(&v, "org", name, 100, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	now := s.clock.now()
+	var o *Org
+	err := s.store.Update(ctx, func(tx Tx) (err error) {
+		o, err = tx.OrgByName(ctx, name)
+		if ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		o = &Org{ID: NewID(PrefixOrg, now), Name: name, CreatedAt: now}
+		return tx.CreateOrg(ctx, o)
+	})
+	return o, err
+}
+
+// CreateAPIKey makes a new key for an org and returns it; this is the only
+// time the key itself is shown.
+func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (string, *APIKey, error) {
+	key, err := newAPIKeyValue()
+	if err != nil {
+		return "", nil, err
+	}
+	k, err := s.storeAPIKey(ctx, orgID, name, key)
+	return key, k, err
+}
+
+// EnsureAPIKey makes sure that key, given by the operator, is a live key of
+// the org. It is stored as a hash like any other.
+func (s *Service) EnsureAPIKey(ctx context.Context, orgID, name, key string) (*APIKey, error) {
+	if len(key) < MinAPIKeyLen {
+		return nil, Invalid("PATHHOOK_ADMIN_KEY", "must be at least %d characters", MinAPIKeyLen)
+	}
+	if k, err := s.Authenticate(ctx, key); err == nil && k.OrgID == orgID {
+		return k, nil
+	}
+	return s.storeAPIKey(ctx, orgID, name, key)
+}
+
+func (s *Service) storeAPIKey(ctx context.Context, orgID, name, key string) (*APIKey, error) {
+	var v validation
+	checkText(&v, "name", name, 100, false)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	now := s.clock.now()
+	k := &APIKey{ID: NewID(PrefixAPIKey, now), OrgID: orgID, Name: name, Hint: hint(key), Hash: HashAPIKey(key), CreatedAt: now}
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateAPIKey(ctx, k) })
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// APIKeys returns an org's API keys, newest first, revoked ones included.
+func (s *Service) APIKeys(ctx context.Context, orgID string) ([]APIKey, error) {
+	var ks []APIKey
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		ks, err = tx.APIKeys(ctx, orgID)
+		return err
+	})
+	return ks, err
+}
+
+// RevokeAPIKey ends an API key at once. Revoking it again is ECONFLICT.
+func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) (*APIKey, error) {
+	now := s.clock.now()
+	var k *APIKey
+	err := s.store.Update(ctx, func(tx Tx) (err error) {
+		if k, err = tx.APIKey(ctx, orgID, id); err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return Errorf(ECONFLICT, "API key %q is already revoked", id)
+		}
+		k.RevokedAt = &now
+		return tx.UpdateAPIKey(ctx, k)
+	})
+	return k, err
+}
+
+// HasAPIKeys reports whether any API key exists, in any org.
+func (s *Service) HasAPIKeys(ctx context.Context) (bool, error) {
+	var has bool
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		has, err = tx.HasAPIKeys(ctx)
+		return err
+	})
+	return has, err
+}

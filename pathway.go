@@ -1,0 +1,134 @@
+package pathhook
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Pathway is a path of activities, with rewards, that learners enrol in.
+type Pathway struct {
+	ID          string    `json:"id"`
+	OrgID       string    `json:"-"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+
+	// Webhooks are the pathway's three webhooks, filled in where an
+	// answer shows them.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+}
+
+// PathwayInput is what a caller gives to create a pathway.
+type PathwayInput struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+func (in *PathwayInput) validate() error {
+	var v validation
+	in.Name = strings.TrimSpace(in.Name)
+	checkText(&v, "name", in.Name, 200, true)
+	checkText(&v, "description", in.Description, 5000, false)
+	return v.err()
+}
+
+// checkText adds a field error when s is missing (and required), too long,
+// or not valid UTF-8.
+func checkText(v *validation, field, s string, max int, required bool) {
+	switch {
+	case required && s == "":
+		v.add(field, "is required")
+	case !utf8.ValidString(s):
+		v.add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.add(field, "must be at most %d characters", max)
+	}
+}
+
+// CreatePathway creates a pathway in org with its three webhooks, one per
+// category, all disabled and not set up.
+func (s *Service) CreatePathway(ctx context.Context, orgID string, in PathwayInput) (*Pathway, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	now := s.clock.now()
+	p := &Pathway{ID: NewID(PrefixPathway, now), OrgID: orgID, Name: in.Name, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreatePathway(ctx, p); err != nil {
+			return err
+		}
+		for _, c := range Categories {
+			w := Webhook{ID: NewID(PrefixWebhook, now), OrgID: orgID, PathwayID: p.ID, Category: c, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateWebhook(ctx, &w); err != nil {
+				return err
+			}
+			p.Webhooks = append(p.Webhooks, w)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Pathway returns one pathway of org, with its webhooks.
+func (s *Service) Pathway(ctx context.Context, orgID, id string) (*Pathway, error) {
+	var p *Pathway
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		if p, err = tx.Pathway(ctx, orgID, id); err != nil {
+			return err
+		}
+		p.Webhooks, err = tx.Webhooks(ctx, orgID, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortWebhooks(p.Webhooks)
+	return p, nil
+}
+
+// Pathways returns a page of org's pathways, newest first, and the cursor of
+// the next page ("" after the last).
+func (s *Service) Pathways(ctx context.Context, orgID string, page Page) ([]Pathway, string, error) {
+	page, err := page.normalize()
+	if err != nil {
+		return nil, "", err
+	}
+	var ps []Pathway
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		ps, err = tx.Pathways(ctx, orgID, page)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return pageOf(ps, page, func(p Pathway) string { return p.ID })
+}
+
+// normalize applies the default limit and checks the bounds. The store is
+// asked for one item more than the limit to learn whether a next page exists.
+func (p Page) normalize() (Page, error) {
+	switch {
+	case p.Limit == 0:
+		p.Limit = DefaultPageLimit
+	case p.Limit < 1 || p.Limit > MaxPageLimit:
+		return p, Invalid("limit", "must be between 1 and %d", MaxPageLimit)
+	}
+	p.Limit++
+	return p, nil
+}
+
+// pageOf cuts the extra item that normalize asked for and returns the
+// cursor of the next page.
+func pageOf[T any](items []T, p Page, id func(T) string) ([]T, string, error) {
+	if len(items) < p.Limit {
+		return items, "", nil
+	}
+	items = items[:p.Limit-1]
+	return items, id(items[len(items)-1]), nil
+}
