@@ -1,0 +1,36 @@
+package pathhook
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewIDSortsByTime(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	prev := NewID(PrefixEvent, t0)
+	for i := 1; i < 200; i++ {
+		id := NewID(PrefixEvent, t0.Add(time.Duration(i)*time.Millisecond))
+		if id <= prev {
+			t.Fatalf("id %d = %s does not sort after %s", i, id, prev)
+		}
+		if !strings.HasPrefix(id, PrefixEvent) || len(id) != len(PrefixEvent)+26 {
+			t.Fatalf("id %q: want prefix %q and 26 digits", id, PrefixEvent)
+		}
+		prev = id
+	}
+}
+
+func TestNewIDUnique(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewID(PrefixDelivery, now)
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
+		}
+		seen[id] = true
+	}
+}
