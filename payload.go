@@ -104,7 +104,7 @@ func sampleData(t string, now time.Time) any {
 	classroom := &Activity{ID: "act_sample_classroom", Title: "Hands-on workshop", Kind: ActivityClassroom, StartsAt: &starts, Location: "Room 4B"}
 	online := &Activity{ID: "act_sample_online", Title: "Introduction video", Kind: ActivityOnline}
 	points := 50
-	badge := &Reward{ID: "rwd_sample_badge", Name: "Pathway champion", Kind: RewardPoints, Points: &points}
+	champion := &Reward{ID: "rwd_sample_points", Name: "Pathway champion", Kind: RewardPoints, Points: &points}
 	en := &Enrolment{Learner: l, Status: EnrolmentActive, CreatedAt: enrolled}
 	switch t {
 	case TypeEnrolmentCreated:
@@ -122,7 +122,7 @@ func sampleData(t string, now time.Time) any {
 	case TypeBookingCancelled:
 		return bookingData(l, classroom, AttendanceCancelled, AttendanceRegistered, now)
 	case TypeRewardUnlocked:
-		return rewardUnlockedData(l, badge, UnlockPathwayCompleted, nil, now)
+		return rewardUnlockedData(l, champion, UnlockPathwayCompleted, nil, now)
 	}
 	return nil
 }
