@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/pathhook/pathhook"
+)
+
+// MaxBodySize is the largest request body the API reads: 1 MiB.
+const MaxBodySize = 1 << 20
+
+// decode reads r's JSON body into v, a pointer to an input struct. An empty
+// body is EMALFORMED unless optional is set, when it leaves v as it is.
+//
+// It answers, by the kind of fault:
+//   - a body over MaxBodySize: ETOOLARGE (413);
+//   - a Content-Type that is not JSON: 415;
+//   - bytes that are not exactly one JSON value: EMALFORMED (400);
+//   - JSON of the wrong shape (unknown fields, wrong types): EINVALID (422)
+//     naming every such field, found by checkShape.
+func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		return pathhook.Errorf(pathhook.ETOOLARGE, "the request body is larger than %d bytes", MaxBodySize)
+	} else if err != nil {
+		return pathhook.Errorf(pathhook.EMALFORMED, "the request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return pathhook.Errorf(pathhook.EMALFORMED, "a JSON request body is required")
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	raw, err := parseJSON(body)
+	if err != nil {
+		return err
+	}
+	var fields []pathhook.FieldError
+	checkShape(raw, typeOf(v), "", &fields)
+	if len(fields) > 0 {
+		return invalid(fields)
+	}
+	// The shape check has accepted the body, so this decoding is expected to
+	// succeed; should it not, the error still names the field where it can.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+			return pathhook.Invalid(te.Field, "must be %s", jsonKind(te.Type))
+		}
+		return pathhook.Invalid("body", "does not have the expected shape")
+	}
+	return nil
+}
+
+// checkContentType accepts a missing Content-Type (curl --data-binary sends
+// none) and any JSON media type; anything else is 415.
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return pathhook.Errorf(eUnsupportedMediaType, "the request body must be JSON: send Content-Type: application/json, not %q", ct)
+}
+
+// parseJSON parses body into generic values (numbers kept as json.Number)
+// and requires that it holds exactly one JSON value.
+func parseJSON(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: it goes on after the first JSON value (at byte %d)", dec.InputOffset())
+	}
+	return raw, nil
+}
+
+func malformed(err error) error {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: %s (at byte %d)", strings.TrimPrefix(syntax.Error(), "json: "), syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: it ends in the middle of a value")
+	}
+	return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON")
+}
+
+// invalid returns one EINVALID error that names every field at fault.
+func invalid(fields []pathhook.FieldError) error {
+	msg := fields[0].Field + ": " + fields[0].Message
+	if len(fields) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(fields)-1)
+	}
+	return &pathhook.Error{Code: pathhook.EINVALID, Message: msg, Fields: fields}
+}
