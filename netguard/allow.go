@@ -37,7 +37,8 @@ func parseAllowEntry(entry string) (netip.Prefix, error) {
 		}
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
-	return netip.ParsePrefix(entry)
+	p, err := netip.ParsePrefix(entry)
+	return p.Masked(), err
 }
 
 // normalizePrefixes masks each prefix and writes IPv4-mapped IPv6 prefixes

@@ -34,8 +34,8 @@ var special = []struct {
 
 	{netip.MustParsePrefix("::/128"), "the unspecified address"},
 	{netip.MustParsePrefix("::1/128"), "a loopback address"},
-	{netip.MustParsePrefix("::/8"), "a reserved address (::/8)"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
+	{netip.MustParsePrefix("::/8"), "a reserved address (::/8)"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
 	{netip.MustParsePrefix("2001::/32"), "a Teredo address"},
 	{netip.MustParsePrefix("2001:2::/48"), "a benchmarking address"},
@@ -77,6 +77,15 @@ var metadataNames = []string{
 	"metadata.azure.internal",
 }
 
+func isMetadataAddr(a netip.Addr) bool {
+	for _, m := range metadataAddrs {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
 func isMetadataName(name string) bool {
 	for _, n := range metadataNames {
 		if name == n {
@@ -100,10 +109,11 @@ func (g *Guard) reason(a netip.Addr) string {
 		}
 		return ""
 	}
-	for _, m := range metadataAddrs {
-		if a == m {
-			return "a cloud metadata address"
-		}
+	if isMetadataAddr(a) {
+		return "a cloud metadata address"
+	}
+	if v4, kind, _, ok := embeddedIPv4(a); ok && isMetadataAddr(v4) {
+		return fmt.Sprintf("the %s form of %s, a cloud metadata address", kind, v4)
 	}
 	if g.allowed(a) {
 		return ""
