@@ -63,7 +63,7 @@ func (g *Guard) CheckHost(ctx context.Context, host string) error {
 	if host == "" {
 		return invalid("must name a host")
 	}
-	if strings.ContainsAny(host, ":%") {
+	if strings.Contains(host, ":") {
 		return g.checkIPv6Literal(host)
 	}
 	if endsInNumber(host) {

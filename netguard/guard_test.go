@@ -120,6 +120,8 @@ func TestCheckHostRefusesSpellings(t *testing.T) {
 		{"::1%lo", "is an IPv6 address with a zone"},
 		{"2606:4700::1111%1", "is an IPv6 address with a zone"},
 		{"1:2:3", "is not a valid IPv6 address"},
+		{"127.0.0.1%eth0", "is not a valid host name"},
+		{"example%2ecom", "is not a valid host name"},
 		{"１２７.0.0.1", "is not a valid IPv4 address"},
 		{"bücher.example", "must be ASCII"},
 		{"exa mple.com", "is not a valid host name"},
