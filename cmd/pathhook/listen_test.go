@@ -79,8 +79,8 @@ func startListen(t *testing.T, args ...string) (string, *listenOutput) {
 	}
 }
 
-// delivery is one request as pathhook's delivery engine sends it.
-type delivery struct {
+// signedDelivery is one request as pathhook's delivery engine sends it.
+type signedDelivery struct {
 	platform string
 	secret   []byte // signs both schemes unless the fields below say otherwise
 	body     []byte
@@ -91,7 +91,7 @@ type delivery struct {
 
 // header returns the headers of d as CONTRACT section 4 lists them, with
 // the header names spelled as the engine does.
-func (d delivery) header() http.Header {
+func (d signedDelivery) header() http.Header {
 	p := d.platform + "-Webhook-"
 	h := http.Header{}
 	h["Content-Type"] = []string{"application/json"}
@@ -113,8 +113,8 @@ func (d delivery) header() http.Header {
 
 const listenBody = `{"id":"evt_01TEST","type":"enrolment.completed","category":"enrolments","created_at":"2026-11-29T10:00:00.123Z","test":false,"pathway":{"id":"pw_1","name":"Onboarding"},"data":{"learner":{"id":"l_1","email":"ada@example.com","name":"Zoë"}}}`
 
-// post sends body with header to url and returns the status and answer.
-func post(t *testing.T, url string, h http.Header, body []byte) (int, string) {
+// postToListen sends body with header to url and returns the status and answer.
+func postToListen(t *testing.T, url string, h http.Header, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -138,12 +138,12 @@ func TestListen(t *testing.T) {
 	body := []byte(listenBody)
 	tests := []struct {
 		name       string
-		d          delivery
+		d          signedDelivery
 		body       []byte // sent instead of d.body when set: a tampered delivery
 		wantStatus int
 		wantOut    []string
 	}{
-		{"both schemes", delivery{platform: "Falkor", secret: secret, body: body, sentAt: now}, nil, http.StatusOK, []string{
+		{"both schemes", signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now}, nil, http.StatusOK, []string{
 			"--> enrolment.completed  evt_01TEST\n",
 			"  delivery  dlv_01TEST  attempt 2\n",
 			"  verified  yes (Falkor-Webhook-Signature, webhook-signature)\n",
@@ -151,19 +151,19 @@ func TestListen(t *testing.T) {
 			"        \"name\": \"Zoë\"\n",
 			"  <-- 200 OK\n",
 		}},
-		{"main scheme only", delivery{platform: "Falkor", secret: secret, body: body, sentAt: now, noStd: true}, nil, http.StatusOK,
+		{"main scheme only", signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now, noStd: true}, nil, http.StatusOK,
 			[]string{"  verified  yes (Falkor-Webhook-Signature)\n"}},
-		{"Standard Webhooks only", delivery{platform: "Falkor", secret: secret, body: body, sentAt: now, noMain: true}, nil, http.StatusOK,
+		{"Standard Webhooks only", signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now, noMain: true}, nil, http.StatusOK,
 			[]string{"  verified  yes (webhook-signature)\n"}},
-		{"tampered", delivery{platform: "Falkor", secret: secret, body: body, sentAt: now}, append([]byte(" "), body...), http.StatusUnauthorized,
+		{"tampered", signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now}, append([]byte(" "), body...), http.StatusUnauthorized,
 			[]string{"  verified  no: Falkor-Webhook-Signature: signature mismatch; webhook-signature: signature mismatch\n", "<-- 401 Unauthorized\n"}},
-		{"wrong secret", delivery{platform: "Falkor", secret: []byte("not-the-listen-secret-0123456"), body: body, sentAt: now}, nil, http.StatusUnauthorized,
+		{"wrong secret", signedDelivery{platform: "Falkor", secret: []byte("not-the-listen-secret-0123456"), body: body, sentAt: now}, nil, http.StatusUnauthorized,
 			[]string{"  verified  no: Falkor-Webhook-Signature: signature mismatch"}},
-		{"replayed Standard Webhooks message", delivery{platform: "Falkor", secret: secret, body: body, sentAt: now.Add(-time.Hour), noMain: true}, nil,
+		{"replayed Standard Webhooks message", signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now.Add(-time.Hour), noMain: true}, nil,
 			http.StatusUnauthorized, []string{"  verified  no: webhook-signature: signature timestamp outside tolerance\n"}},
-		{"another platform", delivery{platform: "ByteKast", secret: secret, body: body, sentAt: now, noStd: true}, nil, http.StatusUnauthorized,
+		{"another platform", signedDelivery{platform: "ByteKast", secret: secret, body: body, sentAt: now, noStd: true}, nil, http.StatusUnauthorized,
 			[]string{"--> enrolment.completed  evt_01TEST\n", "try --platform Bytekast"}},
-		{"not JSON", delivery{platform: "Falkor", secret: secret, body: []byte("a=1\x1b[2J"), sentAt: now}, nil, http.StatusOK,
+		{"not JSON", signedDelivery{platform: "Falkor", secret: secret, body: []byte("a=1\x1b[2J"), sentAt: now}, nil, http.StatusOK,
 			[]string{"--> enrolment.completed", `(not JSON, 7 bytes) "a=1\x1b[2J"`}},
 	}
 	for _, tt := range tests {
@@ -174,7 +174,7 @@ func TestListen(t *testing.T) {
 			if tt.body != nil {
 				sent = tt.body
 			}
-			status, answer := post(t, url, tt.d.header(), sent)
+			status, answer := postToListen(t, url, tt.d.header(), sent)
 			if status != tt.wantStatus {
 				t.Fatalf("status = %d (%q), want %d", status, answer, tt.wantStatus)
 			}
@@ -218,9 +218,9 @@ func TestListenForwards(t *testing.T) {
 	t.Cleanup(target.Close)
 	secret := []byte("listen-secret-0123456789abcdef")
 	url, out := startListen(t, "--secret", string(secret), "--platform", "ByteKast", "--forward-to", target.URL+"/hooks/bytekast")
-	d := delivery{platform: "ByteKast", secret: secret, body: []byte(listenBody), sentAt: time.Now()}
+	d := signedDelivery{platform: "ByteKast", secret: secret, body: []byte(listenBody), sentAt: time.Now()}
 
-	status, answer := post(t, url, d.header(), d.body)
+	status, answer := postToListen(t, url, d.header(), d.body)
 	if status != http.StatusAccepted || answer != `{"queued":true}` {
 		t.Fatalf("answer = %d %q, want the target's 202 relayed", status, answer)
 	}
@@ -238,7 +238,7 @@ func TestListenForwards(t *testing.T) {
 	}
 
 	// A bad delivery is refused here and never reaches the target.
-	if status, _ := post(t, url, d.header(), []byte(`{"forged":true}`)); status != http.StatusUnauthorized {
+	if status, _ := postToListen(t, url, d.header(), []byte(`{"forged":true}`)); status != http.StatusUnauthorized {
 		t.Fatalf("forged delivery: status %d, want 401", status)
 	}
 	select {
@@ -254,8 +254,8 @@ func TestListenForwardTargetDown(t *testing.T) {
 	down.Close()
 	secret := []byte("listen-secret-0123456789abcdef")
 	url, out := startListen(t, "--secret", string(secret), "--forward-to", down.URL)
-	d := delivery{platform: "Falkor", secret: secret, body: []byte(listenBody), sentAt: time.Now()}
-	status, answer := post(t, url, d.header(), d.body)
+	d := signedDelivery{platform: "Falkor", secret: secret, body: []byte(listenBody), sentAt: time.Now()}
+	status, answer := postToListen(t, url, d.header(), d.body)
 	if status != http.StatusBadGateway || !strings.HasPrefix(answer, "forward failed: ") {
 		t.Fatalf("answer = %d %q, want 502 forward failed", status, answer)
 	}
@@ -272,7 +272,7 @@ func TestListenPrint(t *testing.T) {
 	var out bytes.Buffer
 	l := newListener(secret, "Falkor", "", &out, func() time.Time { return now })
 	body := []byte(`{"id":"evt_9","type":"reward.unlocked","test":true,"data":{"points":50}}`)
-	d := delivery{platform: "Falkor", secret: secret, body: body, sentAt: now}
+	d := signedDelivery{platform: "Falkor", secret: secret, body: body, sentAt: now}
 	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	for name, values := range d.header() {
 		req.Header[http.CanonicalHeaderKey(name)] = values // as a server reads them off the wire

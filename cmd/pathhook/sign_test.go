@@ -21,7 +21,7 @@ const (
 	toolSig    = "sha256=e5adefddf507e26f832db7f99a851f7d0ee1229a58354167a69f7d684686eed5"
 )
 
-func TestSign(t *testing.T) {
+func TestSignCommand(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "body.json")
 	if err := os.WriteFile(file, []byte(toolBody), 0o600); err != nil {
