@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+	f := setup(t, func(c *Config) {
+		c.Clock = clock.Now
+		c.RateLimit = RateLimit{PerSecond: 0.5, Burst: 2}
+	})
+	f.must(200, f.a.key, "GET", "/v1/pathways", nil)
+	f.must(200, f.a.key, "GET", "/v1/pathways", nil)
+	res := f.do(f.a.key, "GET", "/v1/pathways", nil)
+	checkProblem(t, "third request", res, http.StatusTooManyRequests)
+	if got := res.header.Get("Retry-After"); got != "2" {
+		t.Errorf("Retry-After %q, want 2 (one token at 0.5/s)", got)
+	}
+	// Another key has its own bucket; public routes have none.
+	f.must(200, f.b.key, "GET", "/v1/pathways", nil)
+	f.must(200, "", "GET", "/healthz", nil)
+
+	clock.Advance(time.Second)
+	checkProblem(t, "after 1s", f.do(f.a.key, "GET", "/v1/pathways", nil), http.StatusTooManyRequests)
+	clock.Advance(time.Second)
+	f.must(200, f.a.key, "GET", "/v1/pathways", nil)
+}
+
+func TestLimiter(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(10, 3)
+	for i := range 3 {
+		if wait := l.take("k", start); wait != 0 {
+			t.Fatalf("take %d: wait %v", i, wait)
+		}
+	}
+	if wait := l.take("k", start); wait != 100*time.Millisecond {
+		t.Errorf("empty bucket: wait %v, want 100ms", wait)
+	}
+	if wait := l.take("k", start.Add(100*time.Millisecond)); wait != 0 {
+		t.Errorf("after refill: wait %v", wait)
+	}
+	// Idle buckets are forgotten once full.
+	l.take("other", start)
+	l.take("k", start.Add(time.Hour))
+	if len(l.buckets) != 1 {
+		t.Errorf("%d buckets after a sweep, want 1", len(l.buckets))
+	}
+}
+
+func TestRateLimitOff(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *Config) { c.RateLimit = RateLimit{PerSecond: -1} })
+	for range 5 {
+		f.must(200, f.a.key, "GET", "/v1/pathways", nil)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *Config) { c.Ready = func(context.Context) error { return errors.New("database is down") } })
+	res := f.do("", "GET", "/readyz", nil)
+	checkProblem(t, "not ready", res, http.StatusServiceUnavailable)
+	f.must(200, "", "GET", "/healthz", nil)
+	checkProblem(t, "no metrics", f.do("", "GET", "/metrics", nil), http.StatusNotFound)
+}
