@@ -1,0 +1,66 @@
+package delivery
+
+import (
+	"context"
+	"time"
+)
+
+// claimBatch is the most deliveries claimed in one transaction.
+const claimBatch = 256
+
+// pollInterval is the longest the engine goes without looking for due
+// work: retries that have come due and leases that have run out.
+const pollInterval = time.Second
+
+// claim polls the store for due deliveries until ctx ends: at once, then
+// when the earliest retry falls due, at least every pollInterval, and
+// whenever Poke or finished attempts make it worthwhile.
+func (e *Engine) claim(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+		timer.Reset(e.poll(ctx))
+	}
+}
+
+// poll claims due deliveries while there are some and there is room for
+// them, and returns how long to wait before the next poll.
+func (e *Engine) poll(ctx context.Context) time.Duration {
+	for {
+		limit := e.sched.room(claimBatch)
+		if limit == 0 {
+			return pollInterval // the scheduler wakes us when it has room
+		}
+		now := e.c.Clock()
+		jobs, err := e.store.ClaimDue(ctx, e.c.Owner, now, now.Add(e.c.Lease), limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.c.Logger.Error("delivery: cannot claim due deliveries", "err", err)
+			}
+			return pollInterval
+		}
+		e.sched.add(jobs)
+		if len(jobs) < limit {
+			break
+		}
+	}
+	next, ok, err := e.store.NextDue(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.c.Logger.Error("delivery: cannot read the next due delivery", "err", err)
+		}
+		return pollInterval
+	}
+	// A time already past belongs to a delivery that is leased, here or
+	// elsewhere: the regular poll finds it when its lease runs out.
+	if wait := next.Sub(e.c.Clock()); ok && wait > 0 {
+		return min(wait, pollInterval)
+	}
+	return pollInterval
+}

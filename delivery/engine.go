@@ -1,0 +1,258 @@
+// Package delivery is pathhook's delivery engine. It takes deliveries that
+// the Service hands it at commit time (Offer) and those it claims from the
+// store (retries that have come due, and deliveries whose lease ran out on
+// another node), signs each body, POSTs it, and records the attempts in
+// batches with the next retry when there is one.
+//
+// Deliveries are leased: a node attempts only what it holds a lease on, and
+// only while the lease covers the whole attempt, so a crashed node's work is
+// taken over once its leases run out, and delivery is at least once.
+package delivery
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// Defaults of Config.
+const (
+	DefaultPlatform         = "Falkor"
+	DefaultTimeout          = 15 * time.Second
+	DefaultWorkers          = 64
+	DefaultPerWebhook       = 8
+	DefaultQueueSize        = 10000
+	DefaultLease            = time.Minute
+	DefaultFlushInterval    = 2 * time.Millisecond
+	DefaultAutoDisableAfter = 5 * 24 * time.Hour
+	DefaultRetention        = 30 * 24 * time.Hour
+)
+
+// Config holds what an Engine needs. Store is required; the rest may be left
+// zero for the defaults.
+type Config struct {
+	Store Store
+	// Owner names this node in leases. It must differ between nodes that
+	// share a database; by default it is the host name and a random suffix.
+	Owner string
+	// Platform names the headers: <Platform>-Webhook-Signature and so on.
+	Platform string
+	// Transport carries the attempts; by default NewTransport(Control,
+	// Timeout, Workers). Control is used only for that default.
+	Transport http.RoundTripper
+	Control   func(network, address string, c syscall.RawConn) error
+	// Schedule is the delay before each retry (DefaultSchedule()).
+	Schedule []time.Duration
+	// Timeout is one attempt's whole time limit.
+	Timeout time.Duration
+	// Workers is how many attempts may run at once; PerWebhook is how many
+	// of them may go to one webhook.
+	Workers    int
+	PerWebhook int
+	// QueueSize bounds the jobs held in memory, waiting or in flight.
+	QueueSize int
+	// Lease is how long this node holds the deliveries it claims; it is
+	// raised to twice Timeout and a margin if shorter. Pass LeaseOwner() to
+	// the Service so that deliveries it creates are leased alike.
+	Lease time.Duration
+	// FlushInterval is how long a batch of results waits for more before it
+	// is written; 0 means the default, negative means not at all.
+	FlushInterval time.Duration
+	// AutoDisableAfter disables a webhook whose attempts have all failed
+	// for that long; Retention is how long ended deliveries are kept.
+	// Negative turns either off.
+	AutoDisableAfter time.Duration
+	Retention        time.Duration
+	// Clock tells the time (time.Now); Rand returns numbers in [0,1) for
+	// the jitter (math/rand/v2.Float64). Both must be safe for concurrent use.
+	Clock func() time.Time
+	Rand  func() float64
+	// Logger defaults to one that discards; Observer may be nil.
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+func (c *Config) setDefaults() {
+	if c.Owner == "" {
+		c.Owner = defaultOwner()
+	}
+	c.Platform = cmpOr(c.Platform, DefaultPlatform)
+	if len(c.Schedule) == 0 {
+		c.Schedule = DefaultSchedule()
+	}
+	c.Timeout = cmpOr(c.Timeout, DefaultTimeout)
+	c.Workers = cmpOr(c.Workers, DefaultWorkers)
+	c.PerWebhook = cmpOr(c.PerWebhook, DefaultPerWebhook)
+	c.QueueSize = cmpOr(c.QueueSize, DefaultQueueSize)
+	c.Lease = max(cmpOr(c.Lease, DefaultLease), 2*c.Timeout+2*leaseMargin)
+	c.FlushInterval = cmpOr(c.FlushInterval, DefaultFlushInterval)
+	c.AutoDisableAfter = cmpOr(c.AutoDisableAfter, DefaultAutoDisableAfter)
+	c.Retention = cmpOr(c.Retention, DefaultRetention)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Transport == nil {
+		c.Transport = NewTransport(c.Control, c.Timeout, c.Workers)
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func defaultOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = crand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// Engine attempts deliveries. It implements pathhook.Dispatcher.
+type Engine struct {
+	c       Config
+	store   Store
+	send    *sender
+	rec     *recorder
+	sched   *scheduler
+	wake    chan struct{} // the claimer
+	chore   chan struct{} // the chores
+	running atomic.Bool
+}
+
+// New returns an engine with the given configuration; Run starts it.
+func New(c Config) *Engine {
+	c.setDefaults()
+	e := &Engine{c: c, store: c.Store, send: newSender(c.Platform, c.Transport, c.Timeout, c.Clock), rec: newRecorder(&c),
+		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1)}
+	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.wakeClaimer)
+	return e
+}
+
+// LeaseOwner returns the lease that deliveries created for this engine
+// should carry: pass it as pathhook.Config.Lease.
+func (e *Engine) LeaseOwner() pathhook.LeaseOwner {
+	return pathhook.LeaseOwner{Owner: e.c.Owner, For: e.c.Lease}
+}
+
+// Offer queues jobs for an attempt at once. It never blocks: jobs that do
+// not fit in memory are released in the store, where polling finds them.
+// Jobs offered before Run wait for it; jobs offered after Run has returned
+// are left to run out their lease.
+func (e *Engine) Offer(_ context.Context, jobs []pathhook.Job) {
+	e.sched.add(jobs)
+}
+
+// Poke makes the engine poll the store and run its chores now, rather than
+// when its timers say: for a LISTEN/NOTIFY wake-up, or a test's fake clock.
+func (e *Engine) Poke() {
+	e.wakeClaimer()
+	select {
+	case e.chore <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) wakeClaimer() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a snapshot of the work the engine holds in memory.
+func (e *Engine) Stats() Stats { return e.sched.stats() }
+
+// Run attempts deliveries until ctx ends. Before it returns, the attempts
+// in flight finish (each within Timeout), their results are written, and
+// the jobs that were still waiting are released. It may be called once.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return errors.New("delivery: Run called twice")
+	}
+	// Attempts in flight outlive ctx: cutting one off after the receiver
+	// has acted on it would only cause a duplicate.
+	attempts := context.WithoutCancel(ctx)
+	var workers, loops sync.WaitGroup
+	for range e.c.Workers {
+		workers.Go(func() { e.work(attempts) })
+	}
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		e.rec.run(attempts)
+	}()
+	loops.Go(func() { e.claim(ctx) })
+	loops.Go(func() { e.chores(ctx) })
+	e.c.Logger.Info("delivery: engine started", "owner", e.c.Owner, "workers", e.c.Workers,
+		"per_webhook", e.c.PerWebhook, "timeout", e.c.Timeout, "lease", e.c.Lease)
+
+	<-ctx.Done()
+	loops.Wait()
+	e.sched.stop()
+	workers.Wait()
+	e.rec.close()
+	<-recorded
+	e.c.Logger.Info("delivery: engine stopped", "owner", e.c.Owner)
+	return nil
+}
+
+// work makes attempts until the scheduler stops.
+func (e *Engine) work(ctx context.Context) {
+	for {
+		job, h, ok := e.sched.next()
+		if !ok {
+			return
+		}
+		start := e.c.Clock()
+		a, ans := e.send.send(ctx, &job)
+		end := e.c.Clock()
+		res := outcome(&job, a, ans, e.c.Schedule, end, e.c.Rand())
+		took := end.Sub(start)
+		e.sched.done(h, &res, took)
+		if e.c.Observer != nil {
+			e.c.Observer.Attempted(&res, took)
+		}
+		e.logAttempt(&job, &res)
+		e.rec.add(res)
+	}
+}
+
+func (e *Engine) logAttempt(job *pathhook.Job, r *pathhook.Result) {
+	log := e.c.Logger
+	if r.DisableReason != "" {
+		log.Warn("delivery: webhook disabled", "webhook", r.WebhookID, "reason", r.DisableReason)
+	}
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	attrs := []any{"delivery", job.DeliveryID, "webhook", job.WebhookID, "attempt", job.Attempt,
+		"status", r.Status, "duration_ms", r.Attempt.DurationMS}
+	if r.Attempt.ResponseStatus != nil {
+		attrs = append(attrs, "response_status", *r.Attempt.ResponseStatus)
+	}
+	if r.Attempt.Error != nil {
+		attrs = append(attrs, "error", *r.Attempt.Error)
+	}
+	log.Debug("delivery: attempt", attrs...)
+}

@@ -1,0 +1,247 @@
+package delivery
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// fakeClock is a clock that moves only when a test moves it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fakeStore is a tiny in-memory delivery queue with the semantics that the
+// engine relies on, for the engine's unit tests; integration tests run on
+// real SQLite.
+type fakeStore struct {
+	owner string
+	clock func() time.Time
+
+	mu         sync.Mutex
+	deliveries map[string]*fakeDelivery
+	order      []string
+	hooks      map[string]*fakeHook
+	records    [][]pathhook.Result
+	releases   []string
+	sweeps     []fakeSweep
+	prunes     []time.Time
+	recordErr  func([]pathhook.Result) error // optional
+}
+
+type fakeDelivery struct {
+	job        pathhook.Job
+	status     string
+	next       time.Time
+	count      int
+	leaseOwner string
+	leaseUntil time.Time
+	attempts   []pathhook.Attempt
+}
+
+type fakeHook struct {
+	enabled      bool
+	reason       string
+	failingSince *time.Time
+}
+
+type fakeSweep struct {
+	cutoff time.Time
+	reason string
+}
+
+func newFakeStore(clock func() time.Time) *fakeStore {
+	return &fakeStore{owner: "test-node", clock: clock, deliveries: map[string]*fakeDelivery{}, hooks: map[string]*fakeHook{}}
+}
+
+// add creates a pending delivery of job leased to the store's owner for
+// lease, as the Service does, and returns the job to offer.
+func (s *fakeStore) add(job pathhook.Job, lease time.Duration) pathhook.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	if s.hooks[job.WebhookID] == nil {
+		s.hooks[job.WebhookID] = &fakeHook{enabled: true}
+	}
+	job.Attempt = 1
+	job.LeaseUntil = now.Add(lease)
+	s.deliveries[job.DeliveryID] = &fakeDelivery{job: job, status: pathhook.DeliveryPending, next: now,
+		leaseOwner: s.owner, leaseUntil: job.LeaseUntil}
+	s.order = append(s.order, job.DeliveryID)
+	return job
+}
+
+func (s *fakeStore) ClaimDue(_ context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := slices.Clone(s.order)
+	slices.SortStableFunc(ids, func(a, b string) int { return s.deliveries[a].next.Compare(s.deliveries[b].next) })
+	var jobs []pathhook.Job
+	for _, id := range ids {
+		d := s.deliveries[id]
+		if len(jobs) == limit {
+			break
+		}
+		if d.status != pathhook.DeliveryPending || d.next.After(now) || !s.hooks[d.job.WebhookID].enabled ||
+			d.leaseOwner != "" && !d.leaseUntil.Before(now) {
+			continue
+		}
+		d.leaseOwner, d.leaseUntil = owner, until
+		job := d.job
+		job.Attempt, job.LeaseUntil = d.count+1, until
+		jobs = append(jobs, job)
+	}
+	return jobs, nil
+}
+
+func (s *fakeStore) Record(_ context.Context, results []pathhook.Result) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recordErr != nil {
+		if err := s.recordErr(results); err != nil {
+			return err
+		}
+	}
+	s.records = append(s.records, slices.Clone(results))
+	for _, r := range results {
+		d := s.deliveries[r.DeliveryID]
+		h := s.hooks[r.WebhookID]
+		d.attempts = append(d.attempts, r.Attempt)
+		d.count = max(d.count, r.Attempt.N)
+		d.status, d.next = r.Status, r.NextAttemptAt
+		d.leaseOwner, d.leaseUntil = "", time.Time{}
+		if r.Status == pathhook.DeliverySucceeded {
+			h.failingSince = nil
+		} else if h.failingSince == nil {
+			started := r.Attempt.StartedAt
+			h.failingSince = &started
+		}
+		if r.DisableReason != "" {
+			h.enabled, h.reason = false, r.DisableReason
+			s.failPending(r.WebhookID)
+		}
+		if d.status == pathhook.DeliveryPending && !h.enabled {
+			d.status = pathhook.DeliveryFailed
+		}
+	}
+	return nil
+}
+
+func (s *fakeStore) failPending(webhookID string) {
+	for _, d := range s.deliveries {
+		if d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending {
+			d.status = pathhook.DeliveryFailed
+		}
+	}
+}
+
+func (s *fakeStore) Release(_ context.Context, owner string, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if d := s.deliveries[id]; d != nil && d.leaseOwner == owner {
+			d.leaseOwner, d.leaseUntil = "", time.Time{}
+		}
+	}
+	s.releases = append(s.releases, ids...)
+	return nil
+}
+
+func (s *fakeStore) NextDue(context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, d := range s.deliveries {
+		if d.status == pathhook.DeliveryPending && (next.IsZero() || d.next.Before(next)) {
+			next = d.next
+		}
+	}
+	return next, !next.IsZero(), nil
+}
+
+func (s *fakeStore) DisableFailing(_ context.Context, cutoff, _ time.Time, reason string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweeps = append(s.sweeps, fakeSweep{cutoff, reason})
+	var ids []string
+	for id, h := range s.hooks {
+		if h.enabled && h.failingSince != nil && h.failingSince.Before(cutoff) {
+			h.enabled, h.reason = false, reason
+			s.failPending(id)
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func (s *fakeStore) Prune(_ context.Context, cutoff time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prunes = append(s.prunes, cutoff)
+	return 0, nil
+}
+
+// delivery returns a copy of a delivery's state.
+func (s *fakeStore) delivery(id string) fakeDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := *s.deliveries[id]
+	d.attempts = slices.Clone(d.attempts)
+	return d
+}
+
+func (s *fakeStore) hook(id string) fakeHook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.hooks[id]
+}
+
+func (s *fakeStore) released() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.releases)
+}
+
+// newJob returns a job of delivery n to webhook hook at url.
+func newJob(hook string, n int, url string) pathhook.Job {
+	id := strconv.Itoa(n)
+	return pathhook.Job{DeliveryID: "dlv_" + hook + "_" + id, OrgID: "org_1", WebhookID: hook, EventID: "evt_" + id,
+		EventType: pathhook.TypeEnrolmentCreated, URL: url, Secrets: [][]byte{[]byte("a-strong-secret-of-24-characters")},
+		Body: []byte(`{"id":"evt_` + id + `","type":"enrolment.created","n":` + id + `}`), Attempt: 1}
+}
+
+// waitFor waits until cond holds, failing the test if it does not within
+// a generous bound. It waits for the engine's goroutines, never for a
+// schedule: schedules run on fake clocks.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,180 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// recordBatch is the most results written in one transaction.
+const recordBatch = 512
+
+// releaseBatch is the most deliveries released in one statement.
+const releaseBatch = 500
+
+// writeTimeout bounds one write to the store, including the final flush
+// when the engine stops.
+const writeTimeout = 10 * time.Second
+
+// recorder is the engine's one writer: it records results in batches, one
+// transaction each, and hands released deliveries back to the store. While
+// one batch is being written the next gathers, so batches grow with load and
+// a quiet engine writes each result at once.
+type recorder struct {
+	store    Store
+	owner    string
+	linger   time.Duration
+	log      *slog.Logger
+	observer Observer
+	clock    func() time.Time
+
+	results chan pathhook.Result
+	wake    chan struct{}
+	mu      sync.Mutex
+	ids     []string // deliveries to release
+}
+
+func newRecorder(c *Config) *recorder {
+	return &recorder{store: c.Store, owner: c.Owner, linger: c.FlushInterval, log: c.Logger, observer: c.Observer,
+		clock: c.Clock, results: make(chan pathhook.Result, 2*recordBatch), wake: make(chan struct{}, 1)}
+}
+
+// add queues a result for the next batch. It blocks while the store is
+// behind, which holds the workers back rather than piling results up.
+func (r *recorder) add(res pathhook.Result) { r.results <- res }
+
+// release queues deliveries to be released. It never blocks.
+func (r *recorder) release(ids ...string) {
+	r.mu.Lock()
+	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes until close has been called and all is written. ctx carries
+// values only: writes must still happen after the engine's context ends.
+func (r *recorder) run(ctx context.Context) {
+	batch := make([]pathhook.Result, 0, recordBatch)
+	for open := true; open; {
+		select {
+		case res, ok := <-r.results:
+			if !ok {
+				open = false
+				break
+			}
+			batch, open = r.gather(append(batch, res))
+			r.write(ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+		case <-r.wake:
+		}
+		r.releaseQueued(ctx)
+	}
+}
+
+// close ends run once the results queued so far are written. No add may
+// follow it.
+func (r *recorder) close() { close(r.results) }
+
+// gather adds to batch the results that are waiting, and those that come
+// within the linger time, up to recordBatch. open is false once the results
+// channel has been closed.
+func (r *recorder) gather(batch []pathhook.Result) (_ []pathhook.Result, open bool) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < recordBatch {
+		select {
+		case res, ok := <-r.results:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, res)
+			continue
+		default:
+		}
+		if r.linger <= 0 {
+			return batch, true
+		}
+		if timer == nil {
+			timer = time.NewTimer(r.linger)
+		}
+		select {
+		case res, ok := <-r.results:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, res)
+		case <-timer.C:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// write records batch. If the batch keeps failing, one result may be at
+// fault (say another node has recorded that attempt after this node's lease
+// ran out), so each is then tried alone and only the failing ones are lost:
+// their deliveries stay leased until the lease runs out, and are then
+// attempted again.
+func (r *recorder) write(ctx context.Context, batch []pathhook.Result) {
+	if len(batch) == 0 {
+		return
+	}
+	err := r.try(ctx, batch)
+	for backoff := 50 * time.Millisecond; err != nil && backoff <= 200*time.Millisecond; backoff *= 2 {
+		time.Sleep(backoff)
+		err = r.try(ctx, batch)
+	}
+	if err == nil {
+		return
+	}
+	for i := range batch {
+		if len(batch) > 1 {
+			err = r.try(ctx, batch[i:i+1])
+		}
+		if err != nil {
+			r.log.Error("delivery: cannot record an attempt; the delivery will be attempted again once its lease runs out",
+				"delivery", batch[i].DeliveryID, "attempt", batch[i].Attempt.N, "err", err)
+		}
+	}
+}
+
+func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	start := r.clock()
+	err := r.store.Record(ctx, batch)
+	if r.observer != nil {
+		r.observer.Recorded(len(batch), r.clock().Sub(start), err)
+	}
+	return err
+}
+
+// releaseQueued releases the deliveries queued by release, a bounded
+// number per statement.
+func (r *recorder) releaseQueued(ctx context.Context) {
+	r.mu.Lock()
+	ids := r.ids
+	r.ids = nil
+	r.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), releaseBatch)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		if err := r.store.Release(ctx, r.owner, ids[:n]); err != nil {
+			// Not lost: their leases run out and polling finds them then.
+			r.log.Warn("delivery: cannot release deliveries", "count", n, "err", err)
+		}
+		cancel()
+		ids = ids[n:]
+	}
+}

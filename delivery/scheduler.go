@@ -1,0 +1,276 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// breakAfter is how many attempts in a row a webhook may fail before its
+// concurrency drops to one: a receiver that is down or timing out then holds
+// one worker instead of PerWebhook, until it answers 2xx again.
+const breakAfter = 5
+
+// leaseMargin is kept free at the end of a lease for recording the result
+// and for clock skew between nodes, so that no attempt can still be running
+// when another node may claim the delivery.
+const leaseMargin = 2 * time.Second
+
+// hook is the engine's in-memory state of one webhook: its jobs waiting to
+// be attempted, the attempts in flight, and how it has been answering.
+type hook struct {
+	id      string
+	queue   []pathhook.Job // FIFO
+	active  int            // attempts in flight
+	ready   bool           // in the scheduler's ready list
+	fails   int            // attempts failed since the last success
+	latency time.Duration  // moving average of attempt durations
+	used    time.Time      // when it last had work
+}
+
+// limit is how many attempts to the webhook may run at once.
+func (h *hook) limit(perHook int) int {
+	if h.fails >= breakAfter {
+		return 1
+	}
+	return perHook
+}
+
+// scheduler holds the jobs in memory and hands them to workers fairly: each
+// webhook has its own queue and at most perHook attempts in flight, and the
+// webhooks with work take turns. Jobs for a saturated webhook wait in its
+// queue while other webhooks proceed.
+type scheduler struct {
+	perHook  int
+	capacity int // jobs held, queued or in flight
+	lowWater int // room at which a waiting claimer is woken
+	timeout  time.Duration
+	clock    func() time.Time
+	release  func(ids ...string) // hands deliveries back to the store
+	wakeRoom func()
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	hooks    map[string]*hook
+	ready    []*hook // webhooks with queued jobs and a free slot, in turn
+	queued   int
+	inflight int
+	wantRoom bool
+	stopped  bool
+}
+
+func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string), wakeRoom func()) *scheduler {
+	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
+		clock: clock, release: release, wakeRoom: wakeRoom, hooks: make(map[string]*hook)}
+	s.cond.L = &s.mu
+	return s
+}
+
+// add queues jobs. Those that do not fit in memory are released so that
+// polling, here or on another node, finds them. Those that would go stale in
+// a slow webhook's queue before their turn are parked instead: they keep
+// their lease, which runs out later, so the webhook's backlog waits in the
+// store rather than in memory and is not claimed straight back.
+func (s *scheduler) add(jobs []pathhook.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return // leases run out and polling finds them
+	}
+	now := s.clock()
+	var overflow []string
+	for _, job := range jobs {
+		if s.queued+s.inflight >= s.capacity {
+			overflow = append(overflow, job.DeliveryID)
+			continue
+		}
+		h := s.hooks[job.WebhookID]
+		if h == nil {
+			h = &hook{id: job.WebhookID}
+			s.hooks[job.WebhookID] = h
+		}
+		if !s.fits(h, &job, now) {
+			continue
+		}
+		h.queue = append(h.queue, job)
+		h.used = now
+		s.queued++
+		s.push(h)
+	}
+	if len(overflow) > 0 {
+		s.release(overflow...)
+	}
+}
+
+// fits reports whether job, queued behind h's other work, is likely to
+// start while its lease still covers the whole attempt.
+func (s *scheduler) fits(h *hook, job *pathhook.Job, now time.Time) bool {
+	if job.LeaseUntil.IsZero() {
+		return true
+	}
+	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
+	wait := time.Duration(rounds) * h.latency
+	return s.live(job, now.Add(wait))
+}
+
+// live reports whether an attempt of job started at t ends, recorded, before
+// its lease does. A job without a lease is not held by anyone else.
+func (s *scheduler) live(job *pathhook.Job, t time.Time) bool {
+	return job.LeaseUntil.IsZero() || t.Add(s.timeout+leaseMargin).Before(job.LeaseUntil)
+}
+
+// push puts h in the ready list if it has a queued job and a free slot.
+func (s *scheduler) push(h *hook) {
+	if h.ready || len(h.queue) == 0 || h.active >= h.limit(s.perHook) {
+		return
+	}
+	h.ready = true
+	s.ready = append(s.ready, h)
+	s.cond.Signal()
+}
+
+// next waits for a job to attempt and takes it, with its webhook's state;
+// ok is false once the scheduler has stopped. Jobs whose lease no longer
+// covers an attempt are released instead of attempted.
+func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.stopped {
+			return job, nil, false
+		}
+		if len(s.ready) == 0 {
+			s.cond.Wait()
+			continue
+		}
+		h = s.ready[0]
+		s.ready[0] = nil
+		s.ready = s.ready[1:]
+		h.ready = false
+		if len(h.queue) == 0 {
+			continue // dropped while it waited its turn
+		}
+		job = h.queue[0]
+		h.queue[0] = pathhook.Job{}
+		h.queue = h.queue[1:]
+		s.queued--
+		if !s.live(&job, s.clock()) {
+			s.release(job.DeliveryID)
+			s.push(h)
+			s.roomMade()
+			continue
+		}
+		h.active++
+		s.inflight++
+		s.push(h)
+		return job, h, true
+	}
+}
+
+// done ends an attempt taken from next with its result.
+func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.active--
+	s.inflight--
+	if r.Status == pathhook.DeliverySucceeded {
+		h.fails = 0
+	} else {
+		h.fails++
+	}
+	if h.latency == 0 {
+		h.latency = took
+	} else {
+		h.latency += (took - h.latency) / 8
+	}
+	h.used = s.clock()
+	if r.DisableReason != "" {
+		s.drop(h) // the store fails its pending deliveries
+	}
+	s.push(h)
+	s.roomMade()
+}
+
+// forget drops the queued jobs of webhooks that have been disabled.
+func (s *scheduler) forget(webhookIDs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range webhookIDs {
+		if h := s.hooks[id]; h != nil {
+			s.drop(h)
+		}
+	}
+	s.roomMade()
+}
+
+func (s *scheduler) drop(h *hook) {
+	s.queued -= len(h.queue)
+	h.queue = nil
+}
+
+// room returns how many jobs a claim may take now, at most limit. When it is
+// too little to be worth a claim it returns 0, and the claimer is woken once
+// attempts have made enough room.
+func (s *scheduler) room(limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.capacity - s.queued - s.inflight
+	if n < s.lowWater || s.stopped {
+		s.wantRoom = !s.stopped
+		return 0
+	}
+	return min(n, limit)
+}
+
+func (s *scheduler) roomMade() {
+	if s.wantRoom && s.capacity-s.queued-s.inflight >= s.lowWater {
+		s.wantRoom = false
+		s.wakeRoom()
+	}
+}
+
+// stop makes next return false once the attempts in flight are done, and
+// releases the jobs that were waiting.
+func (s *scheduler) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	var ids []string
+	for _, h := range s.hooks {
+		for _, job := range h.queue {
+			ids = append(ids, job.DeliveryID)
+		}
+		s.drop(h)
+	}
+	s.ready = nil
+	if len(ids) > 0 {
+		s.release(ids...)
+	}
+	s.cond.Broadcast()
+}
+
+// tidy forgets the state of webhooks that have had no work since before
+// cutoff, so that memory follows the webhooks in use.
+func (s *scheduler) tidy(cutoff time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, h := range s.hooks {
+		if len(h.queue) == 0 && h.active == 0 && h.used.Before(cutoff) {
+			delete(s.hooks, id)
+		}
+	}
+}
+
+// Stats is a snapshot of the work that an engine holds in memory.
+type Stats struct {
+	Queued   int // jobs waiting for a worker
+	InFlight int // attempts under way
+	Webhooks int // webhooks with state in memory
+}
+
+func (s *scheduler) stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Queued: s.queued, InFlight: s.inflight, Webhooks: len(s.hooks)}
+}

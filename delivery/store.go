@@ -1,0 +1,40 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// Store is the delivery queue that the engine works from. *sqlstore.DB (from
+// sqlite.Open or postgres.Open) implements it.
+type Store interface {
+	// ClaimDue leases up to limit due deliveries of enabled webhooks to
+	// owner until until, oldest due first, and returns them ready to send.
+	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error)
+	// Record writes the results of attempts in one transaction and clears
+	// their leases.
+	Record(ctx context.Context, results []pathhook.Result) error
+	// Release clears owner's leases of the given deliveries so that any
+	// node's next poll finds them.
+	Release(ctx context.Context, owner string, ids []string) error
+	// NextDue returns the earliest next attempt time of pending deliveries.
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	// DisableFailing disables enabled webhooks that have failed without a
+	// success since before cutoff, and returns their ids.
+	DisableFailing(ctx context.Context, cutoff, now time.Time, reason string) ([]string, error)
+	// Prune deletes ended deliveries created before cutoff.
+	Prune(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Observer is told what the engine does, for metrics. The engine calls it
+// from its hot paths, so its methods must be quick and safe for concurrent
+// use.
+type Observer interface {
+	// Attempted is called after each attempt with its result and how long
+	// it took.
+	Attempted(r *pathhook.Result, took time.Duration)
+	// Recorded is called after each write of n results to the store.
+	Recorded(n int, took time.Duration, err error)
+}
