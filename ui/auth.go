@@ -1,0 +1,152 @@
+package ui
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/pathhook/pathhook"
+)
+
+// maxFormBytes bounds a form's body like the API bounds a JSON one.
+const maxFormBytes = 1 << 20
+
+// actor is the signed-in session that a request acts as.
+type actor struct {
+	sid string // the cookie's value
+	session
+}
+
+// authedFunc is a handler for signed-in requests.
+type authedFunc func(w http.ResponseWriter, r *http.Request, a *actor)
+
+func (h *handler) cookieName() string {
+	// The __Host- prefix makes browsers refuse the cookie unless it is
+	// Secure, host-only and Path=/, so a sibling subdomain cannot plant one.
+	if h.secure {
+		return "__Host-pathhook_session"
+	}
+	return "pathhook_session"
+}
+
+func (h *handler) setSessionCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+}
+
+// authed wraps fn: it finds the request's session and checks that its key
+// is still live; for a POST it also checks the origin and the CSRF token.
+// A request without a session is sent to the sign-in page.
+func (h *handler) authed(fn authedFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var sid string
+		if c, err := r.Cookie(h.cookieName()); err == nil {
+			sid = c.Value
+		}
+		sess, ok := h.sessions.get(sid)
+		if ok && !h.keyLive(r, sess) {
+			h.sessions.delete(sid)
+			ok = false
+		}
+		if !ok {
+			next := ""
+			if r.Method == http.MethodGet {
+				next = "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, "/signin"+next, http.StatusSeeOther)
+			return
+		}
+		a := &actor{sid: sid, session: sess}
+		if r.Method == http.MethodPost && !h.checkPost(w, r, a) {
+			return
+		}
+		fn(w, r, a)
+	}
+}
+
+// keyLive reports whether the key that signed the session in is still a
+// live key: revoking a key ends its sessions too.
+func (h *handler) keyLive(r *http.Request, s session) bool {
+	keys, err := h.svc.APIKeys(r.Context(), s.orgID)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "ui: listing API keys", "err", err)
+		return false
+	}
+	return slices.ContainsFunc(keys, func(k pathhook.APIKey) bool { return k.ID == s.keyID && k.RevokedAt == nil })
+}
+
+// checkPost rejects cross-origin posts and posts without the session's
+// CSRF token, answering 403 itself.
+func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, a *actor) bool {
+	if !h.sameOrigin(w, r) {
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	token := r.PostFormValue("csrf")
+	if subtle.ConstantTimeCompare([]byte(token), []byte(a.csrf)) != 1 {
+		h.forbidden(w, r, a, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// sameOrigin rejects a cross-origin POST (by Sec-Fetch-Site, or an Origin
+// header naming another host), answering 403 itself.
+func (h *handler) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		h.forbidden(w, r, nil, "Cross-origin form posts are not accepted.")
+		return false
+	}
+	return true
+}
+
+// localPath returns p if it is a path on this site, else "/pathways": a
+// sign-in link must not send the admin elsewhere.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/pathways"
+	}
+	return p
+}
+
+type signinPage struct {
+	base
+	Next  string
+	Error string
+}
+
+func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: localPath(r.URL.Query().Get("next"))})
+}
+
+// signin starts a session for a valid API key. The session id is new on
+// every sign-in, so a planted cookie gains nothing.
+func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
+	if !h.sameOrigin(w, r) {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	next := localPath(r.PostFormValue("next"))
+	key, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
+	if err != nil {
+		if pathhook.ErrorCode(err) != pathhook.EUNAUTHORIZED {
+			h.log.ErrorContext(r.Context(), "ui: sign-in", "err", err)
+		}
+		h.render(w, r, http.StatusUnauthorized, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: next,
+			Error: "This API key is not valid, or it has been revoked."})
+		return
+	}
+	if old, err := r.Cookie(h.cookieName()); err == nil {
+		h.sessions.delete(old.Value)
+	}
+	h.setSessionCookie(w, h.sessions.create(key), 0)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *handler) signout(w http.ResponseWriter, r *http.Request, a *actor) {
+	h.sessions.delete(a.sid)
+	h.setSessionCookie(w, "", -1)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}

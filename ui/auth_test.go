@@ -1,0 +1,140 @@
+package ui_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/ui"
+)
+
+func TestSigninRejectsBadKey(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.browser(t)
+	for _, key := range []string{"", "phk_nope", e.keyA + "x"} {
+		res, body := b.post("/signin", url.Values{"key": {key}})
+		mustStatus(t, res, body, http.StatusUnauthorized)
+		if len(res.Cookies()) != 0 {
+			t.Errorf("key %q: a cookie was set: %v", key, res.Cookies())
+		}
+		if !strings.Contains(body, `id="key-err"`) || !strings.Contains(body, "not valid") {
+			t.Errorf("key %q: no error beside the key field", key)
+		}
+	}
+	res, _ := b.get("/pathways")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin?next=") {
+		t.Fatalf("signed out: %d to %q, want 303 to /signin", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestSessionCookieFlags(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		e := setup(t, func(c *ui.Config) { c.Secure = secure })
+		res, body := e.browser(t).post("/signin", url.Values{"key": {e.keyA}, "next": {"/pathways"}})
+		mustStatus(t, res, body, http.StatusSeeOther)
+		if got := res.Header.Get("Location"); got != "/pathways" {
+			t.Errorf("redirect to %q", got)
+		}
+		cs := res.Cookies()
+		if len(cs) != 1 {
+			t.Fatalf("cookies: %v", cs)
+		}
+		c := cs[0]
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Secure != secure || len(c.Value) < 40 {
+			t.Errorf("secure=%v: cookie %+v", secure, c)
+		}
+		if secure && c.Name != "__Host-pathhook_session" {
+			t.Errorf("secure cookie name %q", c.Name)
+		}
+	}
+}
+
+func TestSigninNextStaysLocal(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for next, want := range map[string]string{
+		"/webhooks/x": "/webhooks/x", "//evil.example": "/pathways", "https://evil.example/": "/pathways", "/\\evil": "/pathways",
+	} {
+		res, _ := e.browser(t).post("/signin", url.Values{"key": {e.keyA}, "next": {next}})
+		if got := res.Header.Get("Location"); got != want {
+			t.Errorf("next %q: redirect to %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestCSRFRequired(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.signedIn(t, e.keyA)
+	token := b.csrf()
+	form := func(csrf string) url.Values { return url.Values{"name": {"Sneaky"}, "csrf": {csrf}} }
+
+	res, body := b.post("/pathways", url.Values{"name": {"Sneaky"}})
+	mustStatus(t, res, body, http.StatusForbidden)
+	res, body = b.post("/pathways", form(token[:len(token)-1]+"A"))
+	mustStatus(t, res, body, http.StatusForbidden)
+	res, body = b.post("/pathways", form(token), "Origin", "https://evil.example")
+	mustStatus(t, res, body, http.StatusForbidden)
+	res, body = b.post("/pathways", form(token), "Sec-Fetch-Site", "cross-site")
+	mustStatus(t, res, body, http.StatusForbidden)
+	res, body = b.post("/signin", url.Values{"key": {e.keyA}}, "Origin", "https://evil.example")
+	mustStatus(t, res, body, http.StatusForbidden)
+
+	if ps, _, _ := e.svc.Pathways(context.Background(), e.orgA, pathhook.Page{}); len(ps) != 0 {
+		t.Fatalf("a rejected form created %d pathways", len(ps))
+	}
+	res, body = b.post("/pathways", form(token), "Origin", e.srv.URL)
+	mustStatus(t, res, body, http.StatusSeeOther)
+
+	// Another session's token is no good either.
+	other := e.signedIn(t, e.keyA)
+	res, body = other.post("/pathways", form(token))
+	mustStatus(t, res, body, http.StatusForbidden)
+}
+
+func TestSessionExpiresAndSignsOut(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *ui.Config) { c.SessionTTL = time.Hour })
+	b := e.signedIn(t, e.keyA)
+	res, body := b.get("/pathways")
+	mustStatus(t, res, body, http.StatusOK)
+	e.clock.Add(time.Hour)
+	res, _ = b.get("/pathways")
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("expired session: status %d", res.StatusCode)
+	}
+
+	b = e.signedIn(t, e.keyA)
+	res, body = b.submit("/signout", nil)
+	mustStatus(t, res, body, http.StatusSeeOther)
+	if c := res.Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Errorf("sign-out cookie: %v", c)
+	}
+	res, _ = b.get("/pathways")
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed out: status %d", res.StatusCode)
+	}
+}
+
+func TestRevokedKeyEndsSession(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.signedIn(t, e.keyA)
+	k, err := e.svc.Authenticate(context.Background(), e.keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeAPIKey(context.Background(), e.orgA, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := b.get("/pathways")
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoked key: status %d", res.StatusCode)
+	}
+}
