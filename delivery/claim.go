@@ -12,6 +12,9 @@ const claimBatch = 256
 // work: retries that have come due and leases that have run out.
 const pollInterval = time.Second
 
+// minPoll is the shortest wait between polls that found nothing to claim.
+const minPoll = 50 * time.Millisecond
+
 // claim polls the store for due deliveries until ctx ends: at once, then
 // when the earliest retry falls due, at least every pollInterval, and
 // whenever Poke or finished attempts make it worthwhile.
@@ -57,10 +60,14 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		}
 		return pollInterval
 	}
-	// A time already past belongs to a delivery that is leased, here or
-	// elsewhere: the regular poll finds it when its lease runs out.
-	if wait := next.Sub(e.c.Clock()); ok && wait > 0 {
-		return min(wait, pollInterval)
+	wait := next.Sub(e.c.Clock())
+	switch {
+	case !ok:
+		return pollInterval
+	case wait <= 0:
+		// It fell due since the claim, or cannot be claimed: look again
+		// soon, without spinning.
+		return minPoll
 	}
-	return pollInterval
+	return min(wait, pollInterval)
 }

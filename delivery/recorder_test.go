@@ -1,0 +1,97 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+func newTestRecorder(t *testing.T, store *fakeStore) *recorder {
+	c := Config{Store: store, Owner: store.owner, Clock: time.Now, Logger: testLogger(t), FlushInterval: -1}
+	return newRecorder(&c)
+}
+
+func TestRecorderBatchesWaitingResults(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	r := newTestRecorder(t, store)
+	n := recordBatch + 10
+	for i := range n {
+		job := store.add(newJob("wh_a", i, ""), time.Minute)
+		r.add(pathhook.Result{DeliveryID: job.DeliveryID, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded,
+			Attempt: pathhook.Attempt{N: 1}})
+	}
+	r.close()
+	r.run(context.Background())
+	var sizes []int
+	for _, batch := range store.records {
+		sizes = append(sizes, len(batch))
+	}
+	if !slices.Equal(sizes, []int{recordBatch, 10}) {
+		t.Errorf("batches of %v, want %d then 10", sizes, recordBatch)
+	}
+}
+
+func TestRecorderSplitsABatchThatKeepsFailing(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, store.add(newJob("wh_a", i, ""), time.Minute).DeliveryID)
+	}
+	store.recordErr = func(rs []pathhook.Result) error {
+		for _, r := range rs {
+			if r.DeliveryID == ids[1] {
+				return errors.New("attempt already recorded")
+			}
+		}
+		return nil
+	}
+	r := newTestRecorder(t, store)
+	r.log = slog.New(slog.DiscardHandler)
+	var batch []pathhook.Result
+	for _, id := range ids {
+		batch = append(batch, pathhook.Result{DeliveryID: id, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded, Attempt: pathhook.Attempt{N: 1}})
+	}
+	r.write(context.Background(), batch)
+	for i, id := range ids {
+		if got, want := len(store.delivery(id).attempts), map[bool]int{true: 0, false: 1}[i == 1]; got != want {
+			t.Errorf("%s has %d attempts recorded, want %d", id, got, want)
+		}
+	}
+}
+
+func TestRecorderReleasesInBoundedStatements(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	var calls []int
+	counting := &countingStore{fakeStore: store, release: func(ids []string) { calls = append(calls, len(ids)) }}
+	c := Config{Store: counting, Owner: store.owner, Clock: time.Now, Logger: testLogger(t)}
+	r := newRecorder(&c)
+	ids := make([]string, releaseBatch+1)
+	for i := range ids {
+		ids[i] = "dlv_" + string(rune('a'+i%26))
+	}
+	r.release(ids...)
+	r.close()
+	r.run(context.Background())
+	if !slices.Equal(calls, []int{releaseBatch, 1}) {
+		t.Errorf("Release calls of %v ids", calls)
+	}
+}
+
+// countingStore is a fakeStore that reports each Release.
+type countingStore struct {
+	*fakeStore
+	release func(ids []string)
+}
+
+func (s *countingStore) Release(ctx context.Context, owner string, ids []string) error {
+	s.release(ids)
+	return s.fakeStore.Release(ctx, owner, ids)
+}

@@ -1,0 +1,250 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/signature"
+	"github.com/pathhook/pathhook/sqlite"
+	"github.com/pathhook/pathhook/sqlstore"
+)
+
+// The tests in this file run the engine for real: the Service and the
+// engine on a SQLite file, deliveries to a receiver on 127.0.0.1, time on a
+// fake clock moved by the test.
+
+const testSecret = "a-strong-secret-of-24-characters"
+
+// system is a Service and an engine on one SQLite database.
+type system struct {
+	t       *testing.T
+	clock   *fakeClock
+	db      *sqlstore.DB
+	engine  *Engine
+	svc     *pathhook.Service
+	org     string
+	webhook string // the enrolments webhook of pathway
+	pathway string
+	stop    func()
+}
+
+// newSystem opens a fresh database and starts an engine named owner on it,
+// with an enabled enrolments webhook that delivers to url.
+func newSystem(t *testing.T, url string) *system {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pathhook.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := &system{t: t, clock: newFakeClock(), db: db}
+	s.engine = s.newEngine("node-a")
+	s.svc = pathhook.NewService(pathhook.Config{Store: db, Clock: s.clock.Now, Dispatcher: s.engine,
+		Lease: s.engine.LeaseOwner(), AllowHTTP: true})
+	ctx := context.Background()
+	org, err := s.svc.EnsureOrg(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "Safety induction"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.org, s.pathway, s.webhook = org.ID, p.ID, p.Webhooks[0].ID
+	secret := testSecret
+	if _, err := s.svc.SetupWebhook(ctx, s.org, s.webhook, pathhook.WebhookSetup{URL: url, Secret: &secret}); err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	if _, err := s.svc.SwitchWebhook(ctx, s.org, s.webhook, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *system) newEngine(owner string) *Engine {
+	return New(Config{Store: s.db, Owner: owner, Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
+		Timeout: 5 * time.Second, Workers: 4, Logger: testLogger(s.t)})
+}
+
+// run starts e until the test ends.
+func (s *system) run(e *Engine) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.Run(ctx); err != nil {
+			s.t.Error(err)
+		}
+	}()
+	s.t.Cleanup(func() { cancel(); <-done })
+}
+
+// enrol enrols a learner, which makes one delivery, and returns its id.
+func (s *system) enrol(learner string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	if _, err := s.svc.Enrol(ctx, s.org, s.pathway, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: learner}}); err != nil {
+		s.t.Fatal(err)
+	}
+	ds, _, err := s.svc.Deliveries(ctx, s.org, s.webhook, "", pathhook.Page{Limit: 1})
+	if err != nil || len(ds) != 1 {
+		s.t.Fatalf("deliveries: %v, %v", ds, err)
+	}
+	return ds[0].ID
+}
+
+// delivery returns a delivery with its attempts.
+func (s *system) delivery(id string) *pathhook.Delivery {
+	s.t.Helper()
+	d, err := s.svc.Delivery(context.Background(), s.org, id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return d
+}
+
+// waitAttempts waits until delivery id has n attempts recorded.
+func (s *system) waitAttempts(id string, n int) *pathhook.Delivery {
+	s.t.Helper()
+	waitFor(s.t, "attempt "+strconv.Itoa(n)+" of "+id, func() bool { return len(s.delivery(id).Attempts) >= n })
+	d := s.delivery(id)
+	if len(d.Attempts) != n {
+		s.t.Fatalf("%s has %d attempts, want %d", id, len(d.Attempts), n)
+	}
+	return d
+}
+
+func (s *system) advance(d time.Duration) {
+	s.clock.Add(d)
+	s.engine.Poke()
+}
+
+func TestSQLiteDeliversRetriesAndRedelivers(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 || n == 1 || n == 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	s := newSystem(t, rc.URL)
+	s.run(s.engine)
+	id := s.enrol("learner-1")
+
+	d := s.waitAttempts(id, 1)
+	if d.Status != pathhook.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(s.clock.Now().Add(5*time.Second)) {
+		t.Fatalf("after attempt 1: %+v", d)
+	}
+	s.advance(5 * time.Second)
+	s.waitAttempts(id, 2)
+	s.advance(5 * time.Minute)
+	d = s.waitAttempts(id, 3)
+	if d.Status != pathhook.DeliverySucceeded || d.AttemptCount != 3 {
+		t.Fatalf("after attempt 3: status %s, %d attempts", d.Status, d.AttemptCount)
+	}
+
+	// A redelivery is one more attempt, numbered after the last, not retried.
+	if err := s.svc.Redeliver(context.Background(), s.org, id); err != nil {
+		t.Fatal(err)
+	}
+	d = s.waitAttempts(id, 4)
+	if d.Status != pathhook.DeliveryFailed || d.NextAttemptAt != nil {
+		t.Fatalf("after the failed redelivery: status %s, next %v", d.Status, d.NextAttemptAt)
+	}
+
+	got := rc.got()
+	if len(got) != 4 {
+		t.Fatalf("receiver got %d requests, want 4", len(got))
+	}
+	for i, r := range got {
+		if !bytes.Equal(r.body, got[0].body) || r.header.Get("Falkor-Webhook-Signature") != signature.Sign([]byte(testSecret), r.body) {
+			t.Errorf("attempt %d: body or signature differs", i+1)
+		}
+		if r.header.Get("Falkor-Webhook-Attempt") != strconv.Itoa(i+1) || r.header.Get("Falkor-Webhook-Delivery") != id {
+			t.Errorf("attempt %d: attempt %q, delivery %q", i+1, r.header.Get("Falkor-Webhook-Attempt"), r.header.Get("Falkor-Webhook-Delivery"))
+		}
+	}
+	for i, a := range d.Attempts {
+		want := []int{503, 503, 200, 503}[i]
+		if a.N != i+1 || a.ResponseStatus == nil || *a.ResponseStatus != want {
+			t.Errorf("attempt %d recorded as %+v", i+1, a)
+		}
+	}
+}
+
+func TestSQLiteGoneDisablesTheWebhook(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(http.StatusGone))
+	s := newSystem(t, rc.URL)
+	s.run(s.engine)
+	id := s.enrol("learner-1")
+	if d := s.waitAttempts(id, 1); d.Status != pathhook.DeliveryFailed {
+		t.Fatalf("status %s, want failed", d.Status)
+	}
+	w, err := s.svc.Webhook(context.Background(), s.org, s.webhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Enabled || w.DisabledReason == nil || *w.DisabledReason != "receiver answered 410 Gone" {
+		t.Fatalf("webhook enabled %v, reason %v", w.Enabled, w.DisabledReason)
+	}
+}
+
+// TestSQLiteAnotherNodeTakesOverWhenTheLeaseRunsOut stands for a crash: the
+// node that created the deliveries never attempts them, and another node
+// delivers them once their lease has run out, not before.
+func TestSQLiteAnotherNodeTakesOverWhenTheLeaseRunsOut(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newSystem(t, rc.URL) // its engine, node-a, never runs
+	ids := []string{s.enrol("learner-1"), s.enrol("learner-2")}
+	b := s.newEngine("node-b")
+	s.run(b)
+
+	s.clock.Add(s.engine.c.Lease - time.Second)
+	// Once the second poke is taken, the poll of the first has ended.
+	for range 2 {
+		b.Poke()
+		waitFor(t, "node-b to poll", func() bool { return len(b.wake) == 0 })
+	}
+	if st := b.Stats(); rc.count() != 0 || st.Queued+st.InFlight != 0 {
+		t.Fatalf("node-b took deliveries still leased to node-a: %+v, %d requests", st, rc.count())
+	}
+	s.clock.Add(2 * time.Second)
+	b.Poke()
+	for _, id := range ids {
+		if d := s.waitAttempts(id, 1); d.Status != pathhook.DeliverySucceeded {
+			t.Errorf("%s: status %s", id, d.Status)
+		}
+	}
+	if rc.count() != 2 {
+		t.Errorf("receiver got %d requests, want 2", rc.count())
+	}
+}
+
+func TestSQLiteDisablesWebhooksFailingForFiveDays(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(http.StatusInternalServerError))
+	s := newSystem(t, rc.URL)
+	s.run(s.engine)
+	id := s.enrol("learner-1")
+	s.waitAttempts(id, 1)
+	s.advance(5*24*time.Hour + time.Minute)
+	waitFor(t, "the webhook to be disabled", func() bool {
+		w, err := s.svc.Webhook(context.Background(), s.org, s.webhook)
+		return err == nil && !w.Enabled
+	})
+	w, _ := s.svc.Webhook(context.Background(), s.org, s.webhook)
+	if w.DisabledReason == nil || !bytes.Contains([]byte(*w.DisabledReason), []byte("5 days")) {
+		t.Errorf("reason %v", w.DisabledReason)
+	}
+	if d := s.delivery(id); d.Status != pathhook.DeliveryFailed {
+		t.Errorf("pending delivery of the disabled webhook is %s", d.Status)
+	}
+}
