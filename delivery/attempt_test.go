@@ -122,8 +122,8 @@ func TestSignatureMatchesTheSeedPHPReceiver(t *testing.T) {
 	s.send(context.Background(), &job)
 	r := rc.got()[0]
 	header := r.header.Get("Falkor-Webhook-Signature") // $_SERVER['HTTP_FALKOR_WEBHOOK_SIGNATURE']
-	parts := strings.Split(header, "sha256=")           // explode('sha256=', ...)
-	m := hmac.New(sha256.New, job.Secrets[0])           // hash_hmac('sha256', $payloadData, $yourSecretToken)
+	parts := strings.Split(header, "sha256=")          // explode('sha256=', ...)
+	m := hmac.New(sha256.New, job.Secrets[0])          // hash_hmac('sha256', $payloadData, $yourSecretToken)
 	m.Write(r.body)
 	if len(parts) != 2 || parts[0] != "" || parts[1] != hex.EncodeToString(m.Sum(nil)) {
 		t.Fatalf("signature header %q does not match the body", header)
