@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"io/fs"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// dialect is what sqlstore needs to know about SQLite.
+type dialect struct{}
+
+func (dialect) Rebind(query string) string { return query }
+
+func (dialect) IsUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// IsRetryable reports a database that another process holds locked for
+// longer than the busy timeout; in this process writers take turns on one
+// connection and never meet.
+func (dialect) IsRetryable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+func (dialect) SkipLocked() string { return "" }
+
+func (dialect) Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded directory is there or the build would fail
+	}
+	return sub
+}
+
+// LockMigrations does nothing: the write connection begins its
+// transactions IMMEDIATE, which already makes two processes that start at
+// once migrate one after the other.
+func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
+
+// NewWork does nothing: SQLite has no notifications, and one process owns
+// the database file, so its engine learns of new work through Offer and
+// its own polling.
+func (dialect) NewWork(context.Context, *sql.Tx) error { return nil }

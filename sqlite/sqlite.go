@@ -1,0 +1,92 @@
+// Package sqlite opens pathhook's embedded default store: a SQLite file
+// through modernc.org/sqlite (pure Go), behind sqlstore.
+//
+// The file is in WAL mode with synchronous=NORMAL: readers never wait for
+// the writer, and a commit survives a crash of the process (the last
+// commits may be lost on a power failure). All writes go through one
+// connection whose transactions begin IMMEDIATE, so that writers take turns
+// instead of deadlocking on lock upgrades; reads use a separate pool of
+// read-only connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/sqlstore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Options tune Open; the zero value is the default that Open uses.
+type Options struct {
+	// NoGroupCommit gives each Update its own transaction instead of
+	// sharing one commit between concurrent Updates.
+	NoGroupCommit bool
+	// ReadConns is the size of the read pool (default: twice the CPUs, at
+	// least 4).
+	ReadConns int
+}
+
+// Open opens (creating it if needed) the SQLite database at path, brings
+// its schema up to date, and returns it as a store. box seals webhook
+// secrets; nil keeps them in plain (tests only).
+func Open(ctx context.Context, path string, box pathhook.Sealer) (*sqlstore.DB, error) {
+	return OpenOptions(ctx, path, box, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Options) (*sqlstore.DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// The writer connects first: it turns WAL on, which the read-only
+	// connections could not.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	conns := o.ReadConns
+	if conns <= 0 {
+		conns = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	read.SetMaxOpenConns(conns)
+	read.SetMaxIdleConns(conns)
+	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: write, Read: read, Dialect: dialect{}, Sealer: box,
+		GroupCommit: !o.NoGroupCommit, PrepareWrites: true})
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn is the data source name of path with pathhook's pragmas.
+func dsn(path string, extra ...string) string {
+	params := []string{
+		"_pragma=busy_timeout(10000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + strings.Join(append(params, extra...), "&")
+}

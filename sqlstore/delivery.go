@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+const deliveryColumns = `id, org_id, webhook_id, event_id, event_type, status, attempt_count, next_attempt_at,
+	created_at, manual, lease_owner, lease_until`
+
+func scanDelivery(s interface{ Scan(...any) error }, d *pathhook.Delivery) error {
+	var leaseUntil int64
+	err := s.Scan(&d.ID, &d.OrgID, &d.WebhookID, &d.EventID, &d.EventType, &d.Status, &d.AttemptCount,
+		nullTimeCol{&d.NextAttemptAt}, timeCol{&d.CreatedAt}, &d.Manual, &d.LeaseOwner, &leaseUntil)
+	d.LeaseUntil = leaseTime(leaseUntil)
+	return err
+}
+
+// leaseMicros keeps "no lease" as 0, so that lease_until < now holds for it.
+func leaseMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+func leaseTime(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return fromMicros(us)
+}
+
+func (t *txn) createDelivery(ctx context.Context, d *pathhook.Delivery) error {
+	_, err := t.exec(ctx, "INSERT INTO deliveries ("+deliveryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.ID, d.OrgID, d.WebhookID, d.EventID, d.EventType, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt),
+		micros(d.CreatedAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil))
+	return t.conflict(err, "create delivery", "delivery %q exists already", d.ID)
+}
+
+// Deliveries lists up to page.Limit deliveries of a webhook older than the
+// cursor, newest first, with the given status unless it is "".
+func (t *txn) Deliveries(ctx context.Context, orgID, webhookID, status string, page pathhook.Page) ([]pathhook.Delivery, error) {
+	q := "SELECT " + deliveryColumns + " FROM deliveries WHERE org_id = ? AND webhook_id = ?"
+	args := []any{orgID, webhookID}
+	if status != "" {
+		q += " AND status = ?"
+		args = append(args, status)
+	}
+	if page.Cursor != "" {
+		q += " AND id < ?"
+		args = append(args, page.Cursor)
+	}
+	rows, err := t.query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, page.Limit)...)
+	if err != nil {
+		return nil, fail("deliveries", err)
+	}
+	return collect(rows, "deliveries", scanDelivery)
+}
+
+// Delivery returns one of org's deliveries with its attempts, oldest first.
+func (t *txn) Delivery(ctx context.Context, orgID, id string) (*pathhook.Delivery, error) {
+	d := &pathhook.Delivery{}
+	row := t.queryRow(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE org_id = ? AND id = ?", orgID, id)
+	if err := one(scanDelivery(row, d), "delivery", pathhook.NotFound("delivery", id)); err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, `SELECT n, started_at, duration_ms, response_status, error, response_body
+		FROM attempts WHERE org_id = ? AND delivery_id = ? ORDER BY n, started_at, id`, orgID, id)
+	if err != nil {
+		return nil, fail("attempts", err)
+	}
+	d.Attempts, err = collect(rows, "attempts", scanAttempt)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func scanAttempt(s interface{ Scan(...any) error }, a *pathhook.Attempt) error {
+	var body []byte
+	err := s.Scan(&a.N, timeCol{&a.StartedAt}, &a.DurationMS, &a.ResponseStatus, &a.Error, &body)
+	a.ResponseBody = string(body)
+	return err
+}
+
+// UpdateDelivery writes Status, NextAttemptAt, Manual and the lease.
+func (t *txn) UpdateDelivery(ctx context.Context, d *pathhook.Delivery) error {
+	res, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, manual = ?, lease_owner = ?,
+		lease_until = ?, ended_at = NULL, end_reason = NULL WHERE org_id = ? AND id = ?`,
+		d.Status, nullMicros(d.NextAttemptAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), d.OrgID, d.ID)
+	if err := mustAffect(res, err, "update delivery", pathhook.NotFound("delivery", d.ID)); err != nil {
+		return err
+	}
+	if d.Status == pathhook.DeliveryPending && d.LeaseOwner == "" {
+		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
+			return fail("notify new work", err)
+		}
+	}
+	return nil
+}
+
+// FailPendingDeliveries ends every pending delivery of a webhook as failed;
+// reason says why.
+func (t *txn) FailPendingDeliveries(ctx context.Context, orgID, webhookID, reason string, now time.Time) error {
+	_, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '', lease_until = 0,
+		ended_at = ?, end_reason = ? WHERE org_id = ? AND webhook_id = ? AND status = ?`,
+		pathhook.DeliveryFailed, micros(now), reason, orgID, webhookID, pathhook.DeliveryPending)
+	if err != nil {
+		return fail("fail pending deliveries", err)
+	}
+	return nil
+}
+
+// cleanText makes s fit a TEXT column of any database: valid UTF-8 with no
+// NUL bytes (PostgreSQL refuses both).
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}

@@ -1,0 +1,54 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"strconv"
+	"strings"
+)
+
+// Dialect is what differs between the databases that sqlstore runs on. The
+// sqlite and postgres packages each provide one, so that this package
+// imports neither driver.
+type Dialect interface {
+	// Rebind rewrites a query written with ? placeholders into the
+	// database's own form. It is called once per distinct query.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err, from an insert, is a unique or
+	// primary key violation.
+	IsUniqueViolation(err error) bool
+	// IsRetryable reports whether a transaction that failed with err may
+	// succeed when run again: the database was busy, or it could not
+	// serialise the transaction.
+	IsRetryable(err error) bool
+	// SkipLocked is appended to the claim's SELECT so that concurrent
+	// claimers pass over each other's rows; "" where writers take turns.
+	SkipLocked() string
+	// Migrations holds the schema as files NNNN_name.sql, applied in order.
+	Migrations() fs.FS
+	// LockMigrations is called first in the transaction that migrates, and
+	// makes nodes that start at the same moment migrate one after another.
+	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	// NewWork is called in a transaction that makes deliveries claimable by
+	// any node, so that idle nodes can be woken when it commits.
+	NewWork(ctx context.Context, tx *sql.Tx) error
+}
+
+// RebindDollar rewrites ? placeholders as $1, $2, ... (PostgreSQL). The
+// queries of this package hold no ? inside string literals.
+func RebindDollar(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}

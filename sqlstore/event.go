@@ -1,0 +1,43 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/pathhook/pathhook"
+)
+
+// CreateEvent writes an event and its deliveries. When some delivery is
+// left unleased, any node may take it, so the dialect is told of new work.
+func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook.Delivery) error {
+	_, err := t.exec(ctx, `INSERT INTO events (id, org_id, pathway_id, type, category, test, created_at, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.ID, ev.OrgID, ev.PathwayID, ev.Type, ev.Category, ev.Test, micros(ev.CreatedAt), ev.Payload)
+	if err := t.conflict(err, "create event", "event %q exists already", ev.ID); err != nil {
+		return err
+	}
+	unleased := false
+	for i := range ds {
+		if err := t.createDelivery(ctx, &ds[i]); err != nil {
+			return err
+		}
+		unleased = unleased || ds[i].LeaseOwner == ""
+	}
+	if unleased {
+		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
+			return fail("notify new work", err)
+		}
+	}
+	return nil
+}
+
+// Event returns one of org's events with its payload.
+func (t *txn) Event(ctx context.Context, orgID, id string) (*pathhook.Event, error) {
+	ev := &pathhook.Event{}
+	err := t.queryRow(ctx, `SELECT id, org_id, pathway_id, type, category, test, created_at, payload
+		FROM events WHERE org_id = ? AND id = ?`, orgID, id).
+		Scan(&ev.ID, &ev.OrgID, &ev.PathwayID, &ev.Type, &ev.Category, &ev.Test, timeCol{&ev.CreatedAt}, &ev.Payload)
+	if err := one(err, "event", pathhook.NotFound("event", id)); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}

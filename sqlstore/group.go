@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pathhook/pathhook"
+)
+
+// maxGroup bounds how many Updates share one transaction.
+const maxGroup = 128
+
+// errClosed answers Updates that arrive after Close.
+var errClosed = pathhook.Errorf(pathhook.EUNAVAILABLE, "the store is closed")
+
+// committer runs the closures of concurrent Updates in one transaction,
+// each in its own savepoint, so that they share one commit. A closure that
+// fails rolls back to its savepoint and fails alone. If the shared
+// transaction itself fails, every closure of the group runs again in a
+// transaction of its own, which the Store contract allows.
+type committer struct {
+	db       *DB
+	requests chan *request
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+type request struct {
+	ctx  context.Context
+	fn   func(pathhook.Tx) error
+	done chan error
+}
+
+func newCommitter(db *DB) *committer {
+	c := &committer{db: db, requests: make(chan *request, maxGroup), quit: make(chan struct{})}
+	c.wg.Add(1)
+	go c.loop()
+	return c
+}
+
+func (c *committer) stop() {
+	c.stopOnce.Do(func() { close(c.quit) })
+	c.wg.Wait()
+}
+
+// update hands fn to the committer and waits for its outcome. Once handed
+// over, fn may commit even if ctx ends meanwhile, so update waits for it.
+func (c *committer) update(ctx context.Context, fn func(pathhook.Tx) error) error {
+	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case c.requests <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.quit:
+		return errClosed
+	}
+	return <-r.done
+}
+
+func (c *committer) loop() {
+	defer c.wg.Done()
+	for {
+		var first *request
+		select {
+		case first = <-c.requests:
+		case <-c.quit:
+			c.drain()
+			return
+		}
+		group := []*request{first}
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case r := <-c.requests:
+				group = append(group, r)
+			default:
+				break gather
+			}
+		}
+		c.run(group)
+	}
+}
+
+// drain answers the requests that were handed over before Close.
+func (c *committer) drain() {
+	for {
+		select {
+		case r := <-c.requests:
+			r.done <- c.alone(r)
+		default:
+			return
+		}
+	}
+}
+
+// alone runs one request in a transaction of its own.
+func (c *committer) alone(r *request) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	return c.db.writeTx(r.ctx, func(t *txn) error { return r.fn(t) })
+}
+
+func (c *committer) run(group []*request) {
+	if len(group) == 1 {
+		group[0].done <- c.alone(group[0])
+		return
+	}
+	errs, err := c.together(group)
+	if err == nil && c.db.prepare {
+		c.db.prepareQueued()
+	}
+	for i, r := range group {
+		if err != nil {
+			// The shared transaction failed: nothing of it committed.
+			errs[i] = c.alone(r)
+		}
+		r.done <- errs[i]
+	}
+}
+
+// together runs the group in one transaction. It returns each closure's
+// own error, or an error of the transaction, in which case none committed.
+func (c *committer) together(group []*request) ([]error, error) {
+	// The transaction outlives any one caller; a caller's cancellation
+	// must not interrupt statements of the others.
+	ctx := context.Background()
+	tx, err := c.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return make([]error, len(group)), err
+	}
+	errs := make([]error, len(group))
+	t := &txn{db: c.db, tx: tx, write: true, ctx: ctx}
+	for i, r := range group {
+		if errs[i] = r.ctx.Err(); errs[i] != nil {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT grp"); err != nil {
+			_ = tx.Rollback()
+			return errs, fmt.Errorf("sqlstore: savepoint: %w", err)
+		}
+		errs[i] = r.fn(t)
+		if errs[i] != nil {
+			if !isDomain(errs[i]) {
+				// The database may have ended the whole transaction.
+				_ = tx.Rollback()
+				return errs, errs[i]
+			}
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
+				_ = tx.Rollback()
+				return errs, fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT grp"); err != nil {
+			_ = tx.Rollback()
+			return errs, fmt.Errorf("sqlstore: release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return errs, fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return errs, nil
+}
+
+// isDomain reports whether err is a *pathhook.Error, which a closure
+// returns by choice and which leaves the transaction usable.
+func isDomain(err error) bool {
+	var e *pathhook.Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,24 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/pathhook/pathhook"
+)
+
+// CreateOrg writes a new org; a name already taken is ECONFLICT.
+func (t *txn) CreateOrg(ctx context.Context, o *pathhook.Org) error {
+	_, err := t.exec(ctx, "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)", o.ID, o.Name, micros(o.CreatedAt))
+	return t.conflict(err, "create org", "org %q already exists", o.Name)
+}
+
+// OrgByName returns the org with the given name.
+func (t *txn) OrgByName(ctx context.Context, name string) (*pathhook.Org, error) {
+	o := &pathhook.Org{}
+	err := t.queryRow(ctx, "SELECT id, name, created_at FROM orgs WHERE name = ?", name).
+		Scan(&o.ID, &o.Name, timeCol{&o.CreatedAt})
+	if err := one(err, "org", pathhook.NotFound("org", name)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

@@ -1,0 +1,178 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// The queue methods serve the delivery engine, which works for every org:
+// they address deliveries and webhooks by their ids, which are unique
+// across orgs.
+
+// maxIDsPerQuery bounds the ids in one IN list, well below what either
+// database allows in placeholders.
+const maxIDsPerQuery = 500
+
+// ClaimDue leases up to limit due deliveries of enabled webhooks to owner
+// until until, and returns them as ready Jobs, in due order. A delivery is
+// due when it is pending, its next_attempt_at is not after now, and it has
+// no lease or its lease ran out before now.
+func (db *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if limit > maxIDsPerQuery {
+		limit = maxIDsPerQuery
+	}
+	var jobs []pathhook.Job
+	err := db.writeTx(ctx, func(t *txn) error {
+		ids, err := t.claim(ctx, owner, now, until, limit)
+		if err != nil || len(ids) == 0 {
+			jobs = nil
+			return err
+		}
+		jobs, err = t.jobs(ctx, ids, now)
+		return err
+	})
+	return jobs, err
+}
+
+func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, limit int) ([]any, error) {
+	rows, err := t.query(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.lease_until < ? AND w.enabled = ?
+			ORDER BY d.next_attempt_at LIMIT ?`+t.db.dialect.SkipLocked()+`)
+		AND status = 'pending' AND lease_until < ?
+		RETURNING id`, owner, micros(until), micros(now), micros(now), true, limit, micros(now))
+	if err != nil {
+		return nil, fail("claim", err)
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fail("claim", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("claim", err)
+	}
+	return ids, nil
+}
+
+// jobs reads what the attempts of the claimed deliveries need.
+func (t *txn) jobs(ctx context.Context, ids []any, now time.Time) ([]pathhook.Job, error) {
+	rows, err := t.query(ctx, `SELECT d.id, d.org_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.manual,
+			d.created_at, d.lease_until, e.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.id IN (`+placeholders(len(ids))+`) ORDER BY d.next_attempt_at, d.id`, ids...)
+	if err != nil {
+		return nil, fail("claimed jobs", err)
+	}
+	defer rows.Close()
+	jobs := make([]pathhook.Job, 0, len(ids))
+	secrets := map[string][][]byte{} // by webhook: each is opened once
+	for rows.Next() {
+		var j pathhook.Job
+		var w pathhook.Webhook
+		var leaseUntil int64
+		err := rows.Scan(&j.DeliveryID, &j.OrgID, &j.WebhookID, &j.EventID, &j.EventType, &j.Attempt, &j.Manual,
+			timeCol{&j.CreatedAt}, &leaseUntil, &j.Body, &w.URL, &w.Secret, &w.PreviousSecret,
+			nullTimeCol{&w.PreviousSecretExpiresAt})
+		if err != nil {
+			return nil, fail("claimed jobs", err)
+		}
+		j.Attempt++
+		j.LeaseUntil = leaseTime(leaseUntil)
+		if w.URL != nil {
+			j.URL = *w.URL
+		}
+		ss, ok := secrets[j.WebhookID]
+		if !ok {
+			w.ID = j.WebhookID
+			if err := t.db.unseal(&w); err != nil {
+				return nil, err
+			}
+			ss = w.Secrets(now)
+			secrets[j.WebhookID] = ss
+		}
+		j.Secrets = ss
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("claimed jobs", err)
+	}
+	return jobs, nil
+}
+
+// Release clears owner's leases of the given deliveries, so that the next
+// poll, of any node, finds them at once.
+func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.writeTx(ctx, func(t *txn) error {
+		var released int64
+		for start := 0; start < len(ids); start += maxIDsPerQuery {
+			chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
+			args := []any{owner}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
+				WHERE lease_owner = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+			if err != nil {
+				return fail("release", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fail("release", err)
+			}
+			released += n
+		}
+		if released == 0 {
+			return nil
+		}
+		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
+			return fail("notify new work", err)
+		}
+		return nil
+	})
+}
+
+// QueueStats returns how many deliveries are pending and when the oldest
+// of them was created (zero when none is).
+func (db *DB) QueueStats(ctx context.Context) (pending int, oldest time.Time, err error) {
+	var first sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'`).
+		Scan(&pending, &first)
+	if err != nil {
+		return 0, time.Time{}, fail("queue stats", err)
+	}
+	if first.Valid {
+		oldest = fromMicros(first.Int64)
+	}
+	return pending, oldest, nil
+}
+
+// NextDue returns when the earliest pending delivery becomes claimable:
+// its next_attempt_at, or the end of its lease if that is later (so that
+// the engine does not poll for deliveries that another node is attempting).
+// ok is false when no delivery is pending.
+func (db *DB) NextDue(ctx context.Context) (next time.Time, ok bool, err error) {
+	var due sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until
+		ELSE next_attempt_at END) FROM deliveries WHERE status = 'pending'`).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, fail("next due", err)
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(due.Int64), true, nil
+}

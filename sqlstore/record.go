@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// Record writes the outcomes of attempts in one transaction: each attempt,
+// its delivery's new state (lease cleared), and per webhook its
+// failing_since. A result with a DisableReason disables its webhook and
+// fails the webhook's pending deliveries; a result that asks for a retry
+// of a delivery whose webhook is disabled fails it instead.
+func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results) })
+}
+
+func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
+	for _, r := range results {
+		if r.DisableReason == "" {
+			continue
+		}
+		if err := t.disableWebhook(ctx, r.WebhookID, r.DisableReason, attemptEnd(r.Attempt)); err != nil {
+			return err
+		}
+	}
+	disabled, err := t.disabledWebhooks(ctx, results)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if err := t.recordAttempt(ctx, r, disabled[r.WebhookID]); err != nil {
+			return err
+		}
+	}
+	return t.recordFailing(ctx, results)
+}
+
+// attemptEnd is when an attempt ended: the time its outcome is recorded as.
+func attemptEnd(a pathhook.Attempt) time.Time {
+	return a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+}
+
+// disabledWebhooks returns which of the results' webhooks are disabled.
+func (t *txn) disabledWebhooks(ctx context.Context, results []pathhook.Result) (map[string]bool, error) {
+	seen := map[string]bool{}
+	var ids []any
+	for _, r := range results {
+		if !seen[r.WebhookID] {
+			seen[r.WebhookID] = true
+			ids = append(ids, r.WebhookID)
+		}
+	}
+	disabled := map[string]bool{}
+	for start := 0; start < len(ids); start += maxIDsPerQuery {
+		chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
+		rows, err := t.query(ctx, "SELECT id FROM webhooks WHERE enabled = ? AND id IN ("+placeholders(len(chunk))+")",
+			append([]any{false}, chunk...)...)
+		if err != nil {
+			return nil, fail("record: webhooks", err)
+		}
+		ids, err := collect(rows, "record: webhooks", func(s interface{ Scan(...any) error }, id *string) error { return s.Scan(id) })
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			disabled[id] = true
+		}
+	}
+	return disabled, nil
+}
+
+// recordAttempt writes one attempt and its delivery's new state.
+func (t *txn) recordAttempt(ctx context.Context, r pathhook.Result, webhookDisabled bool) error {
+	a := r.Attempt
+	var errText *string
+	if a.Error != nil {
+		s := cleanText(*a.Error)
+		errText = &s
+	}
+	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
+		SELECT org_id, id, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
+		a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, errText, []byte(a.ResponseBody), r.DeliveryID)
+	if err != nil {
+		return fail("record attempt", err)
+	}
+	status, next, ended, reason := r.Status, nullMicros(&r.NextAttemptAt), any(nil), any(nil)
+	if status == pathhook.DeliveryPending && webhookDisabled {
+		status, reason = pathhook.DeliveryFailed, "webhook disabled"
+	}
+	if status != pathhook.DeliveryPending {
+		next, ended = nil, micros(attemptEnd(a))
+	}
+	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?,
+		attempt_count = CASE WHEN attempt_count > ? THEN attempt_count ELSE ? END,
+		lease_owner = '', lease_until = 0, ended_at = ?, end_reason = ? WHERE id = ?`,
+		status, next, a.N, a.N, ended, reason, r.DeliveryID)
+	if err != nil {
+		return fail("record delivery", err)
+	}
+	return nil
+}
+
+// recordFailing updates failing_since of each webhook in results: cleared
+// by a success, set by the first failure after the last success.
+func (t *txn) recordFailing(ctx context.Context, results []pathhook.Result) error {
+	type outcome struct {
+		succeeded bool       // some attempt in the batch succeeded
+		since     *time.Time // the first failure after the last success
+	}
+	var order []string
+	byWebhook := map[string]*outcome{}
+	for _, r := range results {
+		o := byWebhook[r.WebhookID]
+		if o == nil {
+			o = &outcome{}
+			byWebhook[r.WebhookID] = o
+			order = append(order, r.WebhookID)
+		}
+		if r.Status == pathhook.DeliverySucceeded {
+			o.succeeded, o.since = true, nil
+		} else if o.since == nil {
+			started := r.Attempt.StartedAt
+			o.since = &started
+		}
+	}
+	for _, id := range order {
+		o := byWebhook[id]
+		var err error
+		switch {
+		case o.succeeded && o.since == nil:
+			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL", id)
+		case o.succeeded:
+			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = ? WHERE id = ?", micros(*o.since), id)
+		default:
+			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
+				micros(*o.since), id)
+		}
+		if err != nil {
+			return fail("record failing since", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// txn is one transaction; it implements pathhook.Tx. Queries are written
+// with ? placeholders and rebound for the dialect.
+type txn struct {
+	db    *DB
+	tx    *sql.Tx
+	write bool
+	// ctx, when set, replaces the callers' contexts: in a group commit one
+	// caller's cancellation must not interrupt a transaction it shares.
+	ctx context.Context
+}
+
+var _ pathhook.Tx = (*txn)(nil)
+
+func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.ctx != nil {
+		ctx = t.ctx
+	}
+	q := t.db.rebound(query)
+	if t.write && t.db.prepare {
+		if s, ok := t.db.writeStmt(q); ok {
+			return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+		}
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t.ctx != nil {
+		ctx = t.ctx
+	}
+	q := t.db.rebound(query)
+	if t.write && t.db.prepare {
+		if s, ok := t.db.writeStmt(q); ok {
+			return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+		}
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if t.ctx != nil {
+		ctx = t.ctx
+	}
+	q := t.db.rebound(query)
+	if t.write && t.db.prepare {
+		if s, ok := t.db.writeStmt(q); ok {
+			return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+		}
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// mustAffect returns notFound when an update changed no row: the resource
+// is not there, or belongs to another org.
+func mustAffect(res sql.Result, err error, op string, notFound error) error {
+	if err != nil {
+		return fail(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(op, err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// fail wraps a database error that is not the caller's fault; it stays
+// matchable by type so that Update can tell when to retry.
+func fail(op string, err error) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// one turns sql.ErrNoRows into notFound.
+func one(err error, op string, notFound error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return notFound
+	}
+	return fail(op, err)
+}
+
+// conflict turns a unique violation into ECONFLICT with msg.
+func (t *txn) conflict(err error, op, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	if t.db.dialect.IsUniqueViolation(err) {
+		return pathhook.Errorf(pathhook.ECONFLICT, format, args...)
+	}
+	return fail(op, err)
+}
+
+// placeholders returns "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// micros is how times are kept: unix microseconds, exact for the
+// millisecond times of the domain.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// nullMicros is micros for an optional time.
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// timeCol scans unix microseconds into a time.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	n, ok := v.(int64)
+	if !ok {
+		return fmt.Errorf("sqlstore: time column holds %T, not an integer", v)
+	}
+	*c.t = fromMicros(n)
+	return nil
+}
+
+// nullTimeCol scans optional unix microseconds into a *time.Time.
+type nullTimeCol struct{ t **time.Time }
+
+func (c nullTimeCol) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// seal and open apply the Sealer, if any, to a secret.
+func (db *DB) seal(plain []byte) ([]byte, error) {
+	if plain == nil || db.box == nil {
+		return plain, nil
+	}
+	return db.box.Seal(plain)
+}
+
+func (db *DB) open(sealed []byte) ([]byte, error) {
+	if sealed == nil || db.box == nil {
+		return sealed, nil
+	}
+	return db.box.Open(sealed)
+}
