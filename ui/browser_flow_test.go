@@ -25,7 +25,7 @@ func TestBrowserAdminPath(t *testing.T) {
 	if got := c.text("#key-err"); !strings.Contains(got, "not valid") {
 		t.Fatalf("bad key error: %q", got)
 	}
-	c.do("type the key", chromedp.SetValue(chromedp.ID("key"), ""), chromedp.SendKeys(chromedp.ID("key"), l.key))
+	c.fill("key", l.key)
 	c.load("sign in", 200, chromedp.Submit(chromedp.ID("key")))
 	c.do("pathways page", chromedp.WaitVisible(chromedp.ID("pathway-name")))
 
@@ -45,7 +45,7 @@ func TestBrowserAdminPath(t *testing.T) {
 	if c.eval(`String(document.querySelector(".hook:first-child details.menu").open)`) != "true" {
 		t.Fatal("Enter on the options button does not open the menu")
 	}
-	c.shot("pathway-menu")
+	c.shot("flow-pathway-menu")
 	c.load("open setup", 200, chromedp.Click(chromedp.CSS(hook+` details.menu a[href$="/setup"]`)))
 
 	c.do("fill setup", chromedp.SendKeys(chromedp.ID("setup-url"), "ftp://example.com/hook"))
@@ -54,9 +54,8 @@ func TestBrowserAdminPath(t *testing.T) {
 		t.Fatalf("URL error: %q", got)
 	}
 	c.shot("setup-error")
-	c.do("fill setup", chromedp.SetValue(chromedp.ID("setup-url"), ""),
-		chromedp.SendKeys(chromedp.ID("setup-url"), l.receiver.srv.URL+"/webhooks/bytekast"),
-		chromedp.SendKeys(chromedp.ID("setup-secret"), secret))
+	c.fill("setup-url", l.receiver.srv.URL+"/webhooks/bytekast")
+	c.fill("setup-secret", secret)
 	c.load("save setup", 200, chromedp.Submit(chromedp.ID("setup-url")))
 	if got := c.text(".flash"); !strings.Contains(got, "set up") {
 		t.Fatalf("after setup: %q", got)
@@ -79,7 +78,7 @@ func TestBrowserAdminPath(t *testing.T) {
 	if got := c.text(".flash"); !strings.Contains(got, "Test delivery of enrolment.completed sent") {
 		t.Fatalf("after test: %q", got)
 	}
-	c.shot("pathway")
+	c.shot("flow-pathway")
 
 	c.load("delivery log", 200, chromedp.Click(chromedp.CSS(hook+" h3 a")))
 	c.waitFor("the test delivery to succeed", `document.querySelector("#log tbody .pill-succeeded") !== null`)
@@ -87,7 +86,9 @@ func TestBrowserAdminPath(t *testing.T) {
 		t.Fatalf("log row: %q", got)
 	}
 
+	c.shot("flow-webhook")
 	c.load("delivery page", 200, chromedp.Click(chromedp.CSS("#log tbody tr:first-child a")))
+	c.shot("flow-delivery")
 	page := c.text("main")
 	for _, want := range []string{"ByteKast-Webhook-Signature", "ByteKast-Webhook-Attempt", "sha256=…", `"test": true`, `{"received":true}`, "HTTP 200"} {
 		if !strings.Contains(page, want) {

@@ -159,6 +159,13 @@ func (c *chrome) load(what string, want int64, steps ...chromedp.Action[chromedp
 	}
 }
 
+// fill clears the field with the given id and types value into it.
+func (c *chrome) fill(id, value string) {
+	c.t.Helper()
+	c.eval(`(document.getElementById("` + id + `").value = "", "")`)
+	c.do("type into "+id, chromedp.SendKeys(chromedp.ID(id), value))
+}
+
 func (c *chrome) text(sel string) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
@@ -208,4 +215,3 @@ func (c *chrome) waitFor(what, js string) {
 		c.load("reload", 200, chromedp.Reload())
 	}
 }
-
