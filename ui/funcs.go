@@ -109,12 +109,3 @@ func httpClass(p *int) string {
 	}
 	return "bad"
 }
-
-// short cuts s to n runes with an ellipsis, for a table cell.
-func short(s string, n int) string {
-	r := []rune(strings.TrimSpace(s))
-	if len(r) <= n {
-		return string(r)
-	}
-	return string(r[:n-1]) + "…"
-}
