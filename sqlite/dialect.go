@@ -44,6 +44,8 @@ func (dialect) IsRetryable(err error) bool {
 
 func (dialect) SkipLocked() string { return "" }
 
+func (dialect) ForUpdate() string { return "" }
+
 func (dialect) Migrations() fs.FS {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {

@@ -64,7 +64,7 @@ func (t *txn) Deliveries(ctx context.Context, orgID, webhookID, status string, p
 // Delivery returns one of org's deliveries with its attempts, oldest first.
 func (t *txn) Delivery(ctx context.Context, orgID, id string) (*pathhook.Delivery, error) {
 	d := &pathhook.Delivery{}
-	row := t.queryRow(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE org_id = ? AND id = ?", orgID, id)
+	row := t.queryRow(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE org_id = ? AND id = ?"+t.forUpdate(), orgID, id)
 	if err := one(scanDelivery(row, d), "delivery", pathhook.NotFound("delivery", id)); err != nil {
 		return nil, err
 	}

@@ -16,16 +16,16 @@ func scanEnrolment(s interface{ Scan(...any) error }, en *pathhook.Enrolment) er
 // CreateEnrolment writes a new enrolment; enrolling a learner twice is
 // ECONFLICT.
 func (t *txn) CreateEnrolment(ctx context.Context, en *pathhook.Enrolment) error {
-	_, err := t.exec(ctx, "INSERT INTO enrolments ("+enrolmentColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		en.OrgID, en.PathwayID, en.Learner.ID, en.Learner.Email, en.Learner.Name, en.Status,
-		micros(en.CreatedAt), nullMicros(en.CompletedAt))
-	return t.conflict(err, "create enrolment", "learner %q is already enrolled in pathway %q", en.Learner.ID, en.PathwayID)
+	return t.insertOnce(ctx, "create enrolment", "INSERT INTO enrolments ("+enrolmentColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		[]any{en.OrgID, en.PathwayID, en.Learner.ID, en.Learner.Email, en.Learner.Name, en.Status, micros(en.CreatedAt),
+			nullMicros(en.CompletedAt)},
+		"learner %q is already enrolled in pathway %q", en.Learner.ID, en.PathwayID)
 }
 
 // Enrolment returns a learner's enrolment with CompletedActivityIDs.
 func (t *txn) Enrolment(ctx context.Context, orgID, pathwayID, learnerID string) (*pathhook.Enrolment, error) {
 	en := &pathhook.Enrolment{}
-	row := t.queryRow(ctx, "SELECT "+enrolmentColumns+" FROM enrolments WHERE org_id = ? AND pathway_id = ? AND learner_id = ?",
+	row := t.queryRow(ctx, "SELECT "+enrolmentColumns+" FROM enrolments WHERE org_id = ? AND pathway_id = ? AND learner_id = ?"+t.forUpdate(),
 		orgID, pathwayID, learnerID)
 	notFound := pathhook.Errorf(pathhook.ENOTFOUND, "learner %q is not enrolled in pathway %q", learnerID, pathwayID)
 	if err := one(scanEnrolment(row, en), "enrolment", notFound); err != nil {
@@ -109,7 +109,7 @@ func (t *txn) UpdateEnrolment(ctx context.Context, en *pathhook.Enrolment) error
 // CreateCompletion records that a learner did an activity; doing it again
 // is ECONFLICT.
 func (t *txn) CreateCompletion(ctx context.Context, c *pathhook.Completion) error {
-	_, err := t.exec(ctx, `INSERT INTO completions (org_id, pathway_id, learner_id, activity_id, created_at)
-		VALUES (?, ?, ?, ?, ?)`, c.OrgID, c.PathwayID, c.LearnerID, c.ActivityID, micros(c.CreatedAt))
-	return t.conflict(err, "create completion", "activity %q is already completed by learner %q", c.ActivityID, c.LearnerID)
+	return t.insertOnce(ctx, "create completion", `INSERT INTO completions (org_id, pathway_id, learner_id, activity_id, created_at)
+		VALUES (?, ?, ?, ?, ?)`, []any{c.OrgID, c.PathwayID, c.LearnerID, c.ActivityID, micros(c.CreatedAt)},
+		"activity %q is already completed by learner %q", c.ActivityID, c.LearnerID)
 }

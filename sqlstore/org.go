@@ -8,8 +8,8 @@ import (
 
 // CreateOrg writes a new org; a name already taken is ECONFLICT.
 func (t *txn) CreateOrg(ctx context.Context, o *pathhook.Org) error {
-	_, err := t.exec(ctx, "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)", o.ID, o.Name, micros(o.CreatedAt))
-	return t.conflict(err, "create org", "org %q already exists", o.Name)
+	return t.insertOnce(ctx, "create org", "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
+		[]any{o.ID, o.Name, micros(o.CreatedAt)}, "org %q already exists", o.Name)
 }
 
 // OrgByName returns the org with the given name.

@@ -41,12 +41,14 @@ func (db *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, 
 }
 
 func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, limit int) ([]any, error) {
-	rows, err := t.query(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-		WHERE id IN (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	// The due rows are picked in a CTE and joined, not matched with IN: a
+	// subquery under IN may be run again, and claim more than limit.
+	rows, err := t.query(ctx, `WITH due AS (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.lease_until < ? AND w.enabled = ?
 			ORDER BY d.next_attempt_at LIMIT ?`+t.db.dialect.SkipLocked()+`)
-		AND status = 'pending' AND lease_until < ?
-		RETURNING id`, owner, micros(until), micros(now), micros(now), true, limit, micros(now))
+		UPDATE deliveries SET lease_owner = ?, lease_until = ? FROM due
+		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < ?
+		RETURNING deliveries.id`, micros(now), micros(now), true, limit, owner, micros(until), micros(now))
 	if err != nil {
 		return nil, fail("claim", err)
 	}

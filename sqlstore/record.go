@@ -28,6 +28,11 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 			return err
 		}
 	}
+	// Webhooks are written before deliveries, as everywhere, so that
+	// concurrent transactions lock rows in the same order.
+	if err := t.recordFailing(ctx, results); err != nil {
+		return err
+	}
 	disabled, err := t.disabledWebhooks(ctx, results)
 	if err != nil {
 		return err
@@ -37,7 +42,7 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 			return err
 		}
 	}
-	return t.recordFailing(ctx, results)
+	return nil
 }
 
 // attemptEnd is when an attempt ended: the time its outcome is recorded as.

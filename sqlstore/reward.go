@@ -42,7 +42,7 @@ func (t *txn) Rewards(ctx context.Context, orgID, pathwayID string) ([]pathhook.
 // CreateAward records that a learner received a reward; receiving it again
 // is ECONFLICT.
 func (t *txn) CreateAward(ctx context.Context, a *pathhook.Award) error {
-	_, err := t.exec(ctx, `INSERT INTO awards (org_id, reward_id, learner_id, pathway_id, source, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, a.OrgID, a.RewardID, a.LearnerID, a.PathwayID, a.Source, micros(a.CreatedAt))
-	return t.conflict(err, "create award", "reward %q was already awarded to learner %q", a.RewardID, a.LearnerID)
+	return t.insertOnce(ctx, "create award", `INSERT INTO awards (org_id, reward_id, learner_id, pathway_id, source, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, []any{a.OrgID, a.RewardID, a.LearnerID, a.PathwayID, a.Source, micros(a.CreatedAt)},
+		"reward %q was already awarded to learner %q", a.RewardID, a.LearnerID)
 }

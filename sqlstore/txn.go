@@ -63,6 +63,15 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
+// forUpdate returns the clause that locks what a write transaction reads
+// before changing it.
+func (t *txn) forUpdate() string {
+	if !t.write {
+		return ""
+	}
+	return t.db.dialect.ForUpdate()
+}
+
 // mustAffect returns notFound when an update changed no row: the resource
 // is not there, or belongs to another org.
 func mustAffect(res sql.Result, err error, op string, notFound error) error {
@@ -105,6 +114,26 @@ func (t *txn) conflict(err error, op, format string, args ...any) error {
 		return pathhook.Errorf(pathhook.ECONFLICT, format, args...)
 	}
 	return fail(op, err)
+}
+
+// insertOnce runs an INSERT that ends in ON CONFLICT DO NOTHING and
+// returns ECONFLICT with msg when it inserted nothing. The conflict must not
+// fail the statement: PostgreSQL would then abort the whole transaction,
+// and the Service goes on after some conflicts (an automatic award of a
+// reward that was awarded by hand before).
+func (t *txn) insertOnce(ctx context.Context, op, query string, args []any, format string, fargs ...any) error {
+	res, err := t.exec(ctx, query+" ON CONFLICT DO NOTHING", args...)
+	if err != nil {
+		return t.conflict(err, op, format, fargs...)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(op, err)
+	}
+	if n == 0 {
+		return pathhook.Errorf(pathhook.ECONFLICT, format, fargs...)
+	}
+	return nil
 }
 
 // placeholders returns "?, ?, ..." for n values.

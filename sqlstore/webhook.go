@@ -58,7 +58,7 @@ func (t *txn) CreateWebhook(ctx context.Context, w *pathhook.Webhook) error {
 // Webhook returns one of org's webhooks with its secrets in plain.
 func (t *txn) Webhook(ctx context.Context, orgID, id string) (*pathhook.Webhook, error) {
 	w := &pathhook.Webhook{}
-	row := t.queryRow(ctx, "SELECT "+webhookColumns+" FROM webhooks WHERE org_id = ? AND id = ?", orgID, id)
+	row := t.queryRow(ctx, "SELECT "+webhookColumns+" FROM webhooks WHERE org_id = ? AND id = ?"+t.forUpdate(), orgID, id)
 	if err := one(scanWebhook(row, w), "webhook", pathhook.NotFound("webhook", id)); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pathhook/pathhook/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Channel is the channel on which a transaction that makes deliveries
+// claimable by any node notifies, when it commits.
+const Channel = "pathhook_deliveries"
+
+// migrationLock is the key of the advisory lock under which nodes migrate
+// one at a time.
+const migrationLock = 0x70617468686f6f6b // "pathhook"
+
+// PostgreSQL error codes (SQLSTATE).
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+// dialect is what sqlstore needs to know about PostgreSQL.
+type dialect struct{}
+
+func (dialect) Rebind(query string) string { return sqlstore.RebindDollar(query) }
+
+func (dialect) IsUniqueViolation(err error) bool { return pgCode(err) == codeUniqueViolation }
+
+func (dialect) IsRetryable(err error) bool {
+	switch pgCode(err) {
+	case codeSerializationFailure, codeDeadlockDetected:
+		return true
+	}
+	return false
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// SkipLocked lets concurrent claimers pass over the rows that another
+// claimer has locked instead of waiting for them.
+func (dialect) SkipLocked() string { return " FOR UPDATE OF d SKIP LOCKED" }
+
+// ForUpdate locks the rows that a read-then-write change reads, so that
+// two concurrent changes of one enrolment, webhook or delivery take turns.
+func (dialect) ForUpdate() string { return " FOR UPDATE" }
+
+func (dialect) Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded directory is there or the build would fail
+	}
+	return sub
+}
+
+// LockMigrations takes a transaction-scoped advisory lock, so that nodes
+// starting at once migrate one after another.
+func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock))
+	return err
+}
+
+// NewWork notifies Channel when the transaction commits; PostgreSQL sends
+// one notification however often a transaction asks.
+func (dialect) NewWork(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", Channel)
+	return err
+}

@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Listen calls fn each time a transaction that made deliveries claimable
+// by any node commits (a notification on Channel), until ctx ends. It
+// keeps its own connection to url and reconnects after errors; after each
+// (re)connection it calls fn once, since notifications sent while it was
+// away are lost. fn must not block for long. Listen returns ctx's error.
+func Listen(ctx context.Context, url string, fn func()) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	wait := 100 * time.Millisecond
+	for {
+		err := listen(ctx, cfg, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			wait = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// listen serves one connection until it fails.
+func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
+		return err
+	}
+	fn()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		fn()
+	}
+}

@@ -1,0 +1,144 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/postgres"
+	"github.com/pathhook/pathhook/sqlstore"
+	"github.com/pathhook/pathhook/storetest"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make schemas
+)
+
+// testURL returns the URL of the test database, or skips the test.
+func testURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("PATHHOOK_TEST_POSTGRES")
+	if u == "" {
+		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return u
+}
+
+// freshSchema makes a schema of its own for t, drops it when t ends, and
+// returns the URL of the test database with that schema as search path.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	base := testURL(t)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := "pathhook_test_" + strings.ToLower(rand.Text()[:12])
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE SCHEMA "%s"`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf(`DROP SCHEMA "%s" CASCADE`, schema)); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), freshSchema(t), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	testURL(t)
+	storetest.Run(t, open)
+}
+
+// TestOpenConcurrently starts two nodes on an empty schema at once: both
+// migrate, one after the other, and the second finds nothing to do.
+func TestOpenConcurrently(t *testing.T) {
+	t.Parallel()
+	u := freshSchema(t)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			db, err := postgres.Open(context.Background(), u, nil)
+			if err == nil {
+				err = db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestListen sees a notification for a delivery that no node has leased.
+func TestListen(t *testing.T) {
+	t.Parallel()
+	u := freshSchema(t)
+	db := must(postgres.Open(context.Background(), u, nil))(t)
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	woken := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- postgres.Listen(ctx, u, func() { woken <- struct{}{} }) }()
+	select {
+	case <-woken: // the call after connecting
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not call fn after connecting")
+	}
+
+	svc := pathhook.NewService(pathhook.Config{Store: db})
+	org := must(svc.EnsureOrg(ctx, "acme"))(t)
+	p := must(svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "P"}))(t)
+	secret := "0123456789abcdef0123456789abcdef"
+	w := p.Webhooks[0]
+	must(svc.SetupWebhook(ctx, org.ID, w.ID, pathhook.WebhookSetup{URL: "https://example.com/h", Secret: &secret}))(t)
+	on := true
+	must(svc.SwitchWebhook(ctx, org.ID, w.ID, pathhook.WebhookSwitch{Enabled: &on}))(t)
+	must(svc.Enrol(ctx, org.ID, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "ada"}}))(t)
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification after an unleased delivery was created")
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Listen = %v, want context.Canceled", err)
+	}
+}
+
+func must[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
