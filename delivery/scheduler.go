@@ -53,7 +53,8 @@ type scheduler struct {
 	mu       sync.Mutex
 	cond     sync.Cond
 	hooks    map[string]*hook
-	ready    []*hook // webhooks with queued jobs and a free slot, in turn
+	ready    []*hook             // webhooks with queued jobs and a free slot, in turn
+	held     map[string]struct{} // deliveries queued or in flight
 	queued   int
 	inflight int
 	wantRoom bool
@@ -62,7 +63,7 @@ type scheduler struct {
 
 func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
-		clock: clock, release: release, wakeRoom: wakeRoom, hooks: make(map[string]*hook)}
+		clock: clock, release: release, wakeRoom: wakeRoom, hooks: make(map[string]*hook), held: make(map[string]struct{})}
 	s.cond.L = &s.mu
 	return s
 }
@@ -71,7 +72,8 @@ func newScheduler(perHook, capacity int, timeout time.Duration, clock func() tim
 // polling, here or on another node, finds them. Those that would go stale in
 // a slow webhook's queue before their turn are parked instead: they keep
 // their lease, which runs out later, so the webhook's backlog waits in the
-// store rather than in memory and is not claimed straight back.
+// store rather than in memory and is not claimed straight back. A delivery
+// already held is not taken twice.
 func (s *scheduler) add(jobs []pathhook.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,8 +83,13 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	now := s.clock()
 	var overflow []string
 	for _, job := range jobs {
-		if s.queued+s.inflight >= s.capacity {
-			overflow = append(overflow, job.DeliveryID)
+		if _, dup := s.held[job.DeliveryID]; dup {
+			continue
+		}
+		if len(s.held) >= s.capacity {
+			if s.givable(&job, now) {
+				overflow = append(overflow, job.DeliveryID)
+			}
 			continue
 		}
 		h := s.hooks[job.WebhookID]
@@ -95,12 +102,21 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		}
 		h.queue = append(h.queue, job)
 		h.used = now
+		s.held[job.DeliveryID] = struct{}{}
 		s.queued++
 		s.push(h)
 	}
 	if len(overflow) > 0 {
 		s.release(overflow...)
 	}
+}
+
+// givable reports whether job's lease is worth releasing: whether it will
+// still be this node's when the release is done. A lease that has run out,
+// or is about to, is left alone: releasing it late could clear the lease of
+// a fresh claim of the same delivery.
+func (s *scheduler) givable(job *pathhook.Job, now time.Time) bool {
+	return !job.LeaseUntil.IsZero() && now.Add(leaseMargin).Before(job.LeaseUntil)
 }
 
 // fits reports whether job, queued behind h's other work, is likely to
@@ -155,8 +171,11 @@ func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 		h.queue[0] = pathhook.Job{}
 		h.queue = h.queue[1:]
 		s.queued--
-		if !s.live(&job, s.clock()) {
-			s.release(job.DeliveryID)
+		if now := s.clock(); !s.live(&job, now) {
+			delete(s.held, job.DeliveryID)
+			if s.givable(&job, now) {
+				s.release(job.DeliveryID)
+			}
 			s.push(h)
 			s.roomMade()
 			continue
@@ -172,6 +191,7 @@ func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.held, r.DeliveryID)
 	h.active--
 	s.inflight--
 	if r.Status == pathhook.DeliverySucceeded {
@@ -205,6 +225,9 @@ func (s *scheduler) forget(webhookIDs []string) {
 }
 
 func (s *scheduler) drop(h *hook) {
+	for _, job := range h.queue {
+		delete(s.held, job.DeliveryID)
+	}
 	s.queued -= len(h.queue)
 	h.queue = nil
 }
@@ -215,7 +238,7 @@ func (s *scheduler) drop(h *hook) {
 func (s *scheduler) room(limit int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.capacity - s.queued - s.inflight
+	n := s.capacity - len(s.held)
 	if n < s.lowWater || s.stopped {
 		s.wantRoom = !s.stopped
 		return 0
@@ -224,7 +247,7 @@ func (s *scheduler) room(limit int) int {
 }
 
 func (s *scheduler) roomMade() {
-	if s.wantRoom && s.capacity-s.queued-s.inflight >= s.lowWater {
+	if s.wantRoom && s.capacity-len(s.held) >= s.lowWater {
 		s.wantRoom = false
 		s.wakeRoom()
 	}
@@ -236,10 +259,13 @@ func (s *scheduler) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
+	now := s.clock()
 	var ids []string
 	for _, h := range s.hooks {
 		for _, job := range h.queue {
-			ids = append(ids, job.DeliveryID)
+			if s.givable(&job, now) {
+				ids = append(ids, job.DeliveryID)
+			}
 		}
 		s.drop(h)
 	}

@@ -1,0 +1,162 @@
+package delivery
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// newTestScheduler returns a scheduler on clock whose releases land in
+// *released.
+func newTestScheduler(clock *fakeClock, perHook, capacity int, released *[]string) *scheduler {
+	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
+		func(ids ...string) { *released = append(*released, ids...) }, func() {})
+}
+
+func leased(job pathhook.Job, until time.Time) pathhook.Job {
+	job.LeaseUntil = until
+	return job
+}
+
+func TestSchedulerTakesWebhooksInTurn(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var released []string
+	s := newTestScheduler(clock, 8, 100, &released)
+	until := clock.Now().Add(time.Minute)
+	var jobs []pathhook.Job
+	for i := range 3 {
+		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
+	}
+	for i := range 3 {
+		jobs = append(jobs, leased(newJob("wh_b", i, ""), until))
+	}
+	s.add(jobs)
+	var order []string
+	for range 6 {
+		job, _, ok := s.next()
+		if !ok {
+			t.Fatal("stopped")
+		}
+		order = append(order, job.DeliveryID)
+	}
+	want := []string{"dlv_wh_a_0", "dlv_wh_b_0", "dlv_wh_a_1", "dlv_wh_b_1", "dlv_wh_a_2", "dlv_wh_b_2"}
+	if !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+}
+
+func TestSchedulerHoldsADeliveryOnce(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var released []string
+	s := newTestScheduler(clock, 8, 100, &released)
+	job := leased(newJob("wh_a", 1, ""), clock.Now().Add(time.Minute))
+	s.add([]pathhook.Job{job, job})
+	s.add([]pathhook.Job{job})
+	if st := s.stats(); st.Queued != 1 {
+		t.Fatalf("queued %d copies of one delivery", st.Queued)
+	}
+	_, h, _ := s.next()
+	s.add([]pathhook.Job{job}) // claimed again while in flight
+	if st := s.stats(); st.Queued != 0 || st.InFlight != 1 {
+		t.Fatalf("stats %+v after adding a delivery in flight", st)
+	}
+	s.done(h, &pathhook.Result{DeliveryID: job.DeliveryID, Status: pathhook.DeliverySucceeded}, time.Millisecond)
+	s.add([]pathhook.Job{job}) // done: it may come again (a redelivery)
+	if st := s.stats(); st.Queued != 1 {
+		t.Fatalf("stats %+v after the attempt ended", st)
+	}
+}
+
+func TestSchedulerReleasesOnlyLeasesItStillHolds(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var released []string
+	s := newTestScheduler(clock, 8, 1, &released)
+	now := clock.Now()
+	s.add([]pathhook.Job{
+		leased(newJob("wh_a", 1, ""), now.Add(time.Minute)),
+		leased(newJob("wh_a", 2, ""), now.Add(time.Minute)),  // over capacity: released
+		leased(newJob("wh_a", 3, ""), now.Add(time.Second)),  // over capacity, lease ending: left to run out
+		leased(newJob("wh_a", 4, ""), now.Add(-time.Second)), // over capacity, lease gone: left alone
+	})
+	if want := []string{"dlv_wh_a_2"}; !slices.Equal(released, want) {
+		t.Fatalf("released %v, want %v", released, want)
+	}
+	// The queued job goes stale: it is released while the lease lasts...
+	clock.Add(time.Minute - 4*time.Second)
+	s.add([]pathhook.Job{leased(newJob("wh_b", 5, ""), clock.Now().Add(-time.Second))}) // full: ignored
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		s.stop()
+	}()
+	if _, _, ok := s.next(); ok {
+		t.Fatal("a stale job was handed out")
+	}
+	if want := []string{"dlv_wh_a_2", "dlv_wh_a_1"}; !slices.Equal(released, want) {
+		t.Fatalf("released %v, want %v", released, want)
+	}
+}
+
+func TestSchedulerBoundsEachWebhook(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var released []string
+	s := newTestScheduler(clock, 2, 100, &released)
+	until := clock.Now().Add(time.Minute)
+	var jobs []pathhook.Job
+	for i := range 20 {
+		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
+	}
+	s.add(jobs)
+	_, h1, _ := s.next()
+	_, h2, _ := s.next()
+	if st := s.stats(); st.InFlight != 2 || len(s.ready) != 0 {
+		t.Fatalf("stats %+v, ready %d: want 2 in flight and the webhook waiting", st, len(s.ready))
+	}
+	failed := &pathhook.Result{Status: pathhook.DeliveryPending}
+	for range breakAfter - 1 {
+		s.done(h1, failed, time.Millisecond)
+		_, h1, _ = s.next()
+	}
+	// The fifth failure in a row: one attempt at a time until a success.
+	s.done(h1, failed, time.Millisecond)
+	if st := s.stats(); st.InFlight != 1 || len(s.ready) != 0 {
+		t.Fatalf("stats %+v, ready %d after %d failures: want 1 in flight, none ready", st, len(s.ready), breakAfter)
+	}
+	s.done(h2, failed, time.Millisecond)
+	_, h, _ := s.next()
+	if st := s.stats(); st.InFlight != 1 || len(s.ready) != 0 {
+		t.Fatalf("stats %+v, ready %d: want 1 in flight, none ready", st, len(s.ready))
+	}
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, time.Millisecond)
+	s.next()
+	s.next()
+	if st := s.stats(); st.InFlight != 2 {
+		t.Fatalf("stats %+v after a success: want 2 in flight", st)
+	}
+}
+
+func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var released []string
+	s := newTestScheduler(clock, 1, 100, &released)
+	until := clock.Now().Add(time.Minute)
+	s.add([]pathhook.Job{leased(newJob("wh_slow", 0, ""), until)})
+	_, h, _ := s.next()
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
+	var jobs []pathhook.Job
+	for i := 1; i <= 5; i++ {
+		jobs = append(jobs, leased(newJob("wh_slow", i, ""), until))
+	}
+	s.add(jobs)
+	// At 20 s an attempt, one at a time, only the first three start, at
+	// 0, 20 and 40 s, early enough for a 60 s lease with a 5 s timeout.
+	if st := s.stats(); st.Queued != 3 || len(released) != 0 {
+		t.Fatalf("stats %+v, released %v: want 3 queued, the rest parked", st, released)
+	}
+}
