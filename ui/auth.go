@@ -118,7 +118,14 @@ type signinPage struct {
 }
 
 func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: localPath(r.URL.Query().Get("next"))})
+	next := localPath(r.URL.Query().Get("next"))
+	if c, err := r.Cookie(h.cookieName()); err == nil {
+		if s, ok := h.sessions.get(c.Value); ok && h.keyLive(r, s) {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+	}
+	h.render(w, r, http.StatusOK, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: next})
 }
 
 // signin starts a session for a valid API key. The session id is new on

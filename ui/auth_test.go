@@ -104,6 +104,10 @@ func TestSessionExpiresAndSignsOut(t *testing.T) {
 	b := e.signedIn(t, e.keyA)
 	res, body := b.get("/pathways")
 	mustStatus(t, res, body, http.StatusOK)
+	res, _ = b.get("/signin?next=/pathways")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/pathways" {
+		t.Errorf("signed in, /signin answers %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
 	e.clock.Add(time.Hour)
 	res, _ = b.get("/pathways")
 	if res.StatusCode != http.StatusSeeOther {

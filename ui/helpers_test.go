@@ -16,6 +16,7 @@ import (
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/sqlite"
+	"github.com/pathhook/pathhook/sqlstore"
 	"github.com/pathhook/pathhook/ui"
 )
 
@@ -39,6 +40,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // env is a UI on a real SQLite store, with two orgs and a key for each.
 type env struct {
+	db         *sqlstore.DB
 	svc        *pathhook.Service
 	srv        *httptest.Server
 	clock      *fakeClock
@@ -54,7 +56,7 @@ func setup(t *testing.T, mutate ...func(*ui.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{svc: pathhook.NewService(pathhook.Config{Store: db, AllowHTTP: true}),
+	e := &env{db: db, svc: pathhook.NewService(pathhook.Config{Store: db, AllowHTTP: true}),
 		clock: &fakeClock{t: time.Now()}}
 	e.orgA, e.keyA = mustOrgKey(t, e.svc, "org-a")
 	e.orgB, e.keyB = mustOrgKey(t, e.svc, "org-b")

@@ -36,6 +36,9 @@ func parsePages() pages {
 type base struct {
 	Platform string
 	Title    string
+	// Version tags asset URLs, so that an upgrade is not hidden by a
+	// cached stylesheet.
+	Version string
 	// Signed is set when a session is; KeyHint and CSRF come with it.
 	Signed  bool
 	KeyHint string
@@ -54,7 +57,7 @@ type crumb struct {
 // base returns the layout data for a page of a (nil when signed out). It
 // takes the session's flash: the page that calls it shows it.
 func (h *handler) base(a *actor, title string, crumbs ...crumb) base {
-	b := base{Platform: h.platform, Title: title, Crumbs: crumbs}
+	b := base{Platform: h.platform, Title: title, Crumbs: crumbs, Version: pathhook.Version}
 	if a != nil {
 		b.Signed, b.KeyHint, b.CSRF = true, a.keyHint, a.csrf
 		b.Flash = h.sessions.takeFlash(a.sid)
