@@ -91,8 +91,7 @@ func (s *server) recovered(w *statusWriter, r *http.Request, v any) {
 
 // logRequest writes one line per request. It never logs bodies, query
 // strings or headers, which may hold keys and secrets.
-func (s *server) logRequest(r *http.Request, status int, d time.Duration) {
-	route := r.Pattern
+func (s *server) logRequest(r *http.Request, route string, status int, d time.Duration) {
 	if route == "" {
 		route = "(unrouted)"
 	}

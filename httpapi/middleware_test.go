@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -86,5 +87,22 @@ func TestPanic(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, "nil pointer") || !strings.Contains(out, "status=500") {
 		t.Errorf("the panic is not logged with its cause:\n%s", out)
+	}
+}
+
+// TestMounted serves the API behind an outer mux, as cmd/pathhook does: the
+// outer mux's pattern must not leak into the answer or the log.
+func TestMounted(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	outer := http.NewServeMux()
+	outer.Handle("/v1/", NewServer(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+	rec := httptest.NewRecorder()
+	outer.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/nothing", nil))
+	if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("unrouted behind an outer mux: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if out := logs.String(); !strings.Contains(out, `"route":"(unrouted)"`) {
+		t.Errorf("log: %s", out)
 	}
 }

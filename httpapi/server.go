@@ -104,6 +104,7 @@ func newServer(cfg Config) *server {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.clock()
 	sw := &statusWriter{ResponseWriter: w}
+	h, route := s.mux.Handler(r)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -111,9 +112,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.recovered(sw, r, v)
 		}
-		s.logRequest(r, sw.status, s.clock().Sub(start))
+		s.logRequest(r, route, sw.status, s.clock().Sub(start))
 	}()
-	if h, pattern := s.mux.Handler(r); pattern == "" {
+	if route == "" {
+		// An outer mux may have set its own pattern ("/v1/"); this request
+		// matched none of ours.
+		r.Pattern = ""
 		s.unrouted(sw, r, h)
 		return
 	}
