@@ -36,7 +36,13 @@ func TestRequestLog(t *testing.T) {
 	p := f.must(201, f.a.key, "POST", "/v1/pathways", map[string]any{"name": "Logged"})
 	hook := p["webhooks"].([]any)[0].(map[string]any)["id"].(string)
 	secret := "very-secret-value-0123456789"
-	f.must(200, f.a.key, "PUT", "/v1/webhooks/"+hook+"?token=query-secret", map[string]any{"url": "https://example.com/in", "secret": secret})
+	res := f.do(f.a.key, "PUT", "/v1/webhooks/"+hook+"?token=query-secret", map[string]any{"url": "https://example.com/in", "secret": secret})
+	if res.status != 200 || strings.Contains(string(res.body), secret) {
+		t.Errorf("setup answered %d, showing the secret? %s", res.status, res.body)
+	}
+	if got := f.do(f.a.key, "GET", "/v1/webhooks/"+hook, nil); strings.Contains(string(got.body), secret) {
+		t.Errorf("GET shows the secret: %s", got.body)
+	}
 	generated := f.must(200, f.a.key, "POST", "/v1/webhooks/"+hook+"/secret", nil)["secret"].(string)
 	f.do("", "GET", "/v1/nothing", nil)
 
@@ -57,7 +63,7 @@ func TestRequestLog(t *testing.T) {
 	want := []struct {
 		route  string
 		status float64
-	}{{"POST /v1/pathways", 201}, {"PUT /v1/webhooks/{id}", 200}, {"POST /v1/webhooks/{id}/secret", 200}, {"(unrouted)", 404}}
+	}{{"POST /v1/pathways", 201}, {"PUT /v1/webhooks/{id}", 200}, {"GET /v1/webhooks/{id}", 200}, {"POST /v1/webhooks/{id}/secret", 200}, {"(unrouted)", 404}}
 	if len(lines) != len(want) {
 		t.Fatalf("%d log lines, want %d:\n%s", len(lines), len(want), out)
 	}
