@@ -34,10 +34,22 @@ func leaseTime(us int64) time.Time {
 	return fromMicros(us)
 }
 
+// dueAt is the due_at of a delivery: when it can next be claimed, which
+// is never for one that has ended.
+func dueAt(d *pathhook.Delivery) any {
+	if d.Status != pathhook.DeliveryPending || d.NextAttemptAt == nil {
+		return nil
+	}
+	if d.LeaseOwner != "" && d.LeaseUntil.After(*d.NextAttemptAt) {
+		return micros(d.LeaseUntil)
+	}
+	return micros(*d.NextAttemptAt)
+}
+
 func (t *txn) createDelivery(ctx context.Context, d *pathhook.Delivery) error {
-	_, err := t.exec(ctx, "INSERT INTO deliveries ("+deliveryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.exec(ctx, "INSERT INTO deliveries ("+deliveryColumns+", due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		d.ID, d.OrgID, d.WebhookID, d.EventID, d.EventType, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt),
-		micros(d.CreatedAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil))
+		micros(d.CreatedAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), dueAt(d))
 	return t.conflict(err, "create delivery", "delivery %q exists already", d.ID)
 }
 
@@ -90,8 +102,8 @@ func scanAttempt(s interface{ Scan(...any) error }, a *pathhook.Attempt) error {
 // UpdateDelivery writes Status, NextAttemptAt, Manual and the lease.
 func (t *txn) UpdateDelivery(ctx context.Context, d *pathhook.Delivery) error {
 	res, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, manual = ?, lease_owner = ?,
-		lease_until = ?, ended_at = NULL, end_reason = NULL WHERE org_id = ? AND id = ?`,
-		d.Status, nullMicros(d.NextAttemptAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), d.OrgID, d.ID)
+		lease_until = ?, due_at = ?, ended_at = NULL, end_reason = NULL WHERE org_id = ? AND id = ?`,
+		d.Status, nullMicros(d.NextAttemptAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), dueAt(d), d.OrgID, d.ID)
 	if err := mustAffect(res, err, "update delivery", pathhook.NotFound("delivery", d.ID)); err != nil {
 		return err
 	}
@@ -107,7 +119,7 @@ func (t *txn) UpdateDelivery(ctx context.Context, d *pathhook.Delivery) error {
 // reason says why.
 func (t *txn) FailPendingDeliveries(ctx context.Context, orgID, webhookID, reason string, now time.Time) error {
 	_, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '', lease_until = 0,
-		ended_at = ?, end_reason = ? WHERE org_id = ? AND webhook_id = ? AND status = ?`,
+		due_at = NULL, ended_at = ?, end_reason = ? WHERE org_id = ? AND webhook_id = ? AND status = ?`,
 		pathhook.DeliveryFailed, micros(now), reason, orgID, webhookID, pathhook.DeliveryPending)
 	if err != nil {
 		return fail("fail pending deliveries", err)

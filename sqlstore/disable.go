@@ -16,7 +16,7 @@ func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Ti
 		return fail("disable webhook", err)
 	}
 	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '', lease_until = 0,
-		ended_at = ?, end_reason = ? WHERE webhook_id = ? AND status = ?`,
+		due_at = NULL, ended_at = ?, end_reason = ? WHERE webhook_id = ? AND status = ?`,
 		pathhook.DeliveryFailed, micros(now), reason, id, pathhook.DeliveryPending)
 	if err != nil {
 		return fail("disable webhook: fail deliveries", err)

@@ -44,11 +44,11 @@ func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, lim
 	// The due rows are picked in a CTE and joined, not matched with IN: a
 	// subquery under IN may be run again, and claim more than limit.
 	rows, err := t.query(ctx, `WITH due AS (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.lease_until < ? AND w.enabled = ?
-			ORDER BY d.next_attempt_at LIMIT ?`+t.db.dialect.SkipLocked()+`)
-		UPDATE deliveries SET lease_owner = ?, lease_until = ? FROM due
+			WHERE d.status = 'pending' AND d.due_at <= ? AND d.next_attempt_at <= ? AND d.lease_until < ? AND w.enabled = ?
+			ORDER BY d.due_at LIMIT ?`+t.db.dialect.SkipLocked()+`)
+		UPDATE deliveries SET lease_owner = ?, lease_until = ?, due_at = ? FROM due
 		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < ?
-		RETURNING deliveries.id`, micros(now), micros(now), true, limit, owner, micros(until), micros(now))
+		RETURNING deliveries.id`, micros(now), micros(now), micros(now), true, limit, owner, micros(until), micros(until), micros(now))
 	if err != nil {
 		return nil, fail("claim", err)
 	}
@@ -126,8 +126,8 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 			for _, id := range chunk {
 				args = append(args, id)
 			}
-			res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
-				WHERE lease_owner = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+			res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
+				WHERE lease_owner = ? AND status = 'pending' AND id IN (`+placeholders(len(chunk))+`)`, args...)
 			if err != nil {
 				return fail("release", err)
 			}
@@ -168,8 +168,7 @@ func (db *DB) QueueStats(ctx context.Context) (pending int, oldest time.Time, er
 // ok is false when no delivery is pending.
 func (db *DB) NextDue(ctx context.Context) (next time.Time, ok bool, err error) {
 	var due sql.NullInt64
-	err = db.read.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until
-		ELSE next_attempt_at END) FROM deliveries WHERE status = 'pending'`).Scan(&due)
+	err = db.read.QueryRowContext(ctx, "SELECT MIN(due_at) FROM deliveries WHERE status = 'pending'").Scan(&due)
 	if err != nil {
 		return time.Time{}, false, fail("next due", err)
 	}

@@ -100,10 +100,10 @@ func (t *txn) recordAttempt(ctx context.Context, r pathhook.Result, webhookDisab
 	if status != pathhook.DeliveryPending {
 		next, ended = nil, micros(attemptEnd(a))
 	}
-	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?,
+	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, due_at = ?,
 		attempt_count = CASE WHEN attempt_count > ? THEN attempt_count ELSE ? END,
 		lease_owner = '', lease_until = 0, ended_at = ?, end_reason = ? WHERE id = ?`,
-		status, next, a.N, a.N, ended, reason, r.DeliveryID)
+		status, next, next, a.N, a.N, ended, reason, r.DeliveryID)
 	if err != nil {
 		return fail("record delivery", err)
 	}

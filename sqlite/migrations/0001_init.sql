@@ -141,11 +141,15 @@ CREATE TABLE deliveries (
 	manual          INTEGER NOT NULL,
 	lease_owner     TEXT NOT NULL,
 	lease_until     INTEGER NOT NULL,
+	-- due_at is when a pending delivery can next be claimed: its
+	-- next_attempt_at, or the end of its lease if that is later. Leases
+	-- move it, so that claims never wade through deliveries in flight.
+	due_at          INTEGER,
 	ended_at        INTEGER,
 	end_reason      TEXT
 );
--- The claim scans only pending deliveries, in due order.
-CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at) WHERE status = 'pending';
+-- Claims and NextDue read only pending deliveries, in due order.
+CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status = 'pending';
 -- A webhook's delivery log, newest first.
 CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id);
 -- Pruning finds events left without deliveries.

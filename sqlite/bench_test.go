@@ -1,0 +1,161 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/secretbox"
+	"github.com/pathhook/pathhook/sqlite"
+	"github.com/pathhook/pathhook/sqlstore"
+)
+
+// benchStore opens a store with a sealing box, an org, a pathway and its
+// enrolments webhook enabled.
+func benchStore(b *testing.B, o sqlite.Options) (*sqlstore.DB, *pathhook.Service, string, *pathhook.Pathway) {
+	b.Helper()
+	ctx := context.Background()
+	box, err := secretbox.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sqlite.OpenOptions(ctx, filepath.Join(b.TempDir(), "bench.db"), box, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	svc := pathhook.NewService(pathhook.Config{Store: db})
+	org, err := svc.EnsureOrg(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "Bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret := strings.Repeat("s", 32)
+	w := p.Webhooks[0]
+	if _, err := svc.SetupWebhook(ctx, org.ID, w.ID, pathhook.WebhookSetup{URL: "https://example.com/hook", Secret: &secret}); err != nil {
+		b.Fatal(err)
+	}
+	on := true
+	if _, err := svc.SwitchWebhook(ctx, org.ID, w.ID, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
+		b.Fatal(err)
+	}
+	return db, svc, org.ID, p
+}
+
+// BenchmarkEnrol measures Service.Enrol with one enabled webhook: the
+// enrolment, its event and one delivery in one transaction. The parallel
+// variants model concurrent API requests, which group commit serves with
+// shared commits.
+func BenchmarkEnrol(b *testing.B) {
+	for _, o := range []struct {
+		name string
+		opts sqlite.Options
+	}{{"group", sqlite.Options{}}, {"nogroup", sqlite.Options{NoGroupCommit: true}}} {
+		b.Run(o.name+"/serial", func(b *testing.B) {
+			_, svc, org, p := benchStore(b, o.opts)
+			b.ResetTimer()
+			for i := range b.N {
+				enrol(b, svc, org, p, fmt.Sprintf("learner-%d", i))
+			}
+		})
+		b.Run(o.name+"/parallel16", func(b *testing.B) {
+			_, svc, org, p := benchStore(b, o.opts)
+			var n atomic.Int64
+			b.SetParallelism(8) // 8 x GOMAXPROCS goroutines
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					enrol(b, svc, org, p, fmt.Sprintf("learner-%d", n.Add(1)))
+				}
+			})
+		})
+	}
+}
+
+func enrol(b *testing.B, svc *pathhook.Service, org string, p *pathhook.Pathway, learner string) {
+	in := pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: learner, Email: "ada@example.com", Name: "Ada Lovelace"}}
+	if _, err := svc.Enrol(context.Background(), org, p.ID, in); err != nil {
+		b.Error(err)
+	}
+}
+
+// queue writes n pending deliveries, each with its own event, to the
+// pathway's enrolments webhook.
+func queue(b *testing.B, db *sqlstore.DB, org string, p *pathhook.Pathway, n int, now time.Time) []string {
+	b.Helper()
+	ctx := context.Background()
+	payload := []byte(`{"id":"evt","type":"enrolment.created","data":{"learner":{"id":"x","email":"ada@example.com","name":"Ada Lovelace"}},"padding":"` +
+		strings.Repeat("x", 300) + `"}`)
+	var ids []string
+	for done := 0; done < n; {
+		err := db.Update(ctx, func(tx pathhook.Tx) error {
+			for i := 0; i < 1000 && done+i < n; i++ {
+				ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: org, PathwayID: p.ID,
+					Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: payload}
+				d := pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: org, WebhookID: p.Webhooks[0].ID,
+					EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+				if err := tx.CreateEvent(ctx, ev, []pathhook.Delivery{d}); err != nil {
+					return err
+				}
+				ids = append(ids, d.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done = len(ids)
+	}
+	return ids
+}
+
+// BenchmarkClaimDue measures claiming due deliveries in batches of 100;
+// one op is one delivery claimed.
+func BenchmarkClaimDue(b *testing.B) {
+	db, _, org, p := benchStore(b, sqlite.Options{})
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	queue(b, db, org, p, b.N, now)
+	ctx := context.Background()
+	b.ResetTimer()
+	claimed := 0
+	for claimed < b.N {
+		jobs, err := db.ClaimDue(ctx, "node", now, now.Add(time.Minute), 100)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(jobs) == 0 {
+			b.Fatalf("claimed %d of %d", claimed, b.N)
+		}
+		claimed += len(jobs)
+	}
+}
+
+// BenchmarkRecord measures recording attempts in batches of 100; one op
+// is one attempt recorded.
+func BenchmarkRecord(b *testing.B) {
+	db, _, org, p := benchStore(b, sqlite.Options{})
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ids := queue(b, db, org, p, b.N, now)
+	ctx := context.Background()
+	status := 200
+	b.ResetTimer()
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		rs := make([]pathhook.Result, len(batch))
+		for i, id := range batch {
+			rs[i] = pathhook.Result{DeliveryID: id, WebhookID: p.Webhooks[0].ID, Status: pathhook.DeliverySucceeded,
+				Attempt: pathhook.Attempt{N: 1, StartedAt: now, DurationMS: 20, ResponseStatus: &status, ResponseBody: "ok"}}
+		}
+		if err := db.Record(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

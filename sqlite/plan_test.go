@@ -1,0 +1,42 @@
+package sqlite_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestClaimUsesDueIndex guards the hot path: a claim reads pending
+// deliveries through the partial due index, never by scanning the table.
+func TestClaimUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	db := open(t, nil)
+	const claim = `EXPLAIN QUERY PLAN WITH due AS (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND d.due_at <= 1 AND d.next_attempt_at <= 1 AND d.lease_until < 1 AND w.enabled = 1
+		ORDER BY d.due_at LIMIT 100)
+		UPDATE deliveries SET lease_owner = 'x', lease_until = 2, due_at = 2 FROM due
+		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < 1
+		RETURNING deliveries.id`
+	rows, err := db.SQL().QueryContext(context.Background(), claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	text := strings.Join(plan, "\n")
+	scans := false
+	for _, step := range plan {
+		scans = scans || strings.HasPrefix(step, "SCAN d ") || step == "SCAN d" || strings.HasPrefix(step, "SCAN deliveries")
+	}
+	if !strings.Contains(text, "USING INDEX deliveries_due") || scans {
+		t.Errorf("claim plan:\n%s\nwant a search of deliveries_due and no scan of deliveries", text)
+	}
+}
