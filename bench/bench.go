@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -167,13 +168,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	machine := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(), LoadAverage: loadAverage()}
 	b := &bench{c: c, epoch: time.Now(), secret: "whsec-bench-" + randomHex(16)}
 	defer b.close()
 	if err := b.prepare(ctx); err != nil {
 		return nil, err
 	}
-	r := &Result{Config: c, Database: "sqlite",
-		Machine: Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()}}
+	r := &Result{Config: c, Database: "sqlite", Machine: machine, ServerArgs: b.nodes[0].args}
 	if b.db.postgres {
 		r.Database = "postgres"
 	}
@@ -208,6 +209,11 @@ func (b *bench) prepare(ctx context.Context) error {
 	if b.c.Backlog {
 		// Attempts held by a receiver that is down must wait, not fail.
 		args = append(args, "--delivery-timeout", "2h")
+	}
+	// The bench is one API key making every call: the per-key rate limit
+	// would measure itself, not the server. Older servers have none.
+	if flags, err := serveFlags(ctx, b.c.ServerBinary, b.c.Env); err == nil && flags["rate-limit"] {
+		args = append(args, "--rate-limit", "0")
 	}
 	args = append(args, b.c.ServerFlags...)
 	for range b.c.Nodes {
@@ -275,6 +281,19 @@ func (b *bench) ceiling(ctx context.Context, label string, n int, base string) C
 	p := showProgress(b.c.Progress, b.c.Terminal, label, n, func() int { return int(l.started.Load()) }, t.progress)
 	defer p.done()
 	return ceiling(ctx, b.rc, l, t)
+}
+
+// loadAverage returns the load averages of /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func randomHex(n int) string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -214,5 +215,20 @@ func TestWatcherFindsListeningLine(t *testing.T) {
 	}
 	if !strings.HasSuffix(w.tail.String(), "more\n") {
 		t.Errorf("tail = %q", w.tail.String())
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags, err := serveFlags(context.Background(), exe, fakeEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !flags["addr"] || !flags["retry-schedule"] || flags["rate-limit"] {
+		t.Errorf("flags = %v", flags)
 	}
 }

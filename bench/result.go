@@ -12,6 +12,9 @@ type Result struct {
 	Machine Machine `json:"machine"`
 	// Database is "sqlite" or "postgres".
 	Database string `json:"database"`
+	// ServerArgs is the command line of the server processes, after the
+	// executable.
+	ServerArgs []string `json:"server_args"`
 	// Raw is the single-hop raw ceiling: the load generator posting
 	// straight to the receiver. Relay is the bare relay ceiling. Both are
 	// nil when the ceilings were skipped.
@@ -31,6 +34,9 @@ type Machine struct {
 	OS        string `json:"os"`
 	Arch      string `json:"arch"`
 	GoVersion string `json:"go_version"`
+	// LoadAverage is /proc/loadavg's 1, 5 and 15 minute load averages
+	// when the run began: other work on the machine skews every figure.
+	LoadAverage string `json:"load_average,omitempty"`
 }
 
 // PathhookRun is what the real server did.
@@ -95,7 +101,8 @@ func (r *Result) Print(w io.Writer) {
 	if c.ReceiverLatency > 0 || c.ReceiverFail > 0 {
 		fmt.Fprintf(w, "receiver: %s latency, %.0f%% answered 500\n", c.ReceiverLatency, 100*c.ReceiverFail)
 	}
-	fmt.Fprintf(w, "machine: %d CPUs, %s/%s, %s\n\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion)
+	fmt.Fprintf(w, "machine: %d CPUs, %s/%s, %s, load average %s\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion, cmpOr(r.Machine.LoadAverage, "unknown"))
+	fmt.Fprintf(w, "server: serve %s\n\n", strings.Join(r.ServerArgs, " "))
 
 	if r.Raw != nil {
 		fmt.Fprintln(w, "ceilings (same load generator, same requests, same concurrency)")

@@ -239,11 +239,12 @@ func (w *watcher) Write(p []byte) (int, error) {
 }
 
 // serveFlags returns the flags that `exe serve` accepts, from its -h.
-func serveFlags(ctx context.Context, exe string) (map[string]bool, error) {
+func serveFlags(ctx context.Context, exe string, env []string) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, exe, "serve", "-h")
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	flags := map[string]bool{}
