@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the pathhook binary: with
+// PATHHOOK_AS_MAIN=1 it runs main, so crash tests can SIGKILL a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("PATHHOOK_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// server is a pathhook serve under test.
+type server struct {
+	URL string
+	Key string
+	out *syncBuffer
+}
+
+// syncBuffer collects output written from other goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRe = regexp.MustCompile(`pathhook listening on (http://\S+)`)
+
+// testEnv returns a getenv with the given variables and nothing else.
+func testEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// startServer runs pathhook serve in-process on 127.0.0.1:0 until the test
+// ends, and waits until it answers.
+func startServer(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["PATHHOOK_DB"]; !ok {
+		env["PATHHOOK_DB"] = filepath.Join(t.TempDir(), "pathhook.db")
+	}
+	if _, ok := env["PATHHOOK_ADMIN_KEY"]; !ok {
+		env["PATHHOOK_ADMIN_KEY"] = "test-admin-key-0123456789abcdef"
+	}
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--allow-http", "--allow-networks", "127.0.0.0/8"}, args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, testEnv(env), strings.NewReader(""), out, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v\n%s", err, out)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop within 30s after cancel\n%s", out)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listeningRe.FindStringSubmatch(out.String()); m != nil {
+			return &server{URL: m[1], Key: env["PATHHOOK_ADMIN_KEY"], out: out}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended before listening: %v\n%s", err, out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not listen within 30s\n%s", out)
+	return nil
+}
+
+// call makes an API request and decodes a JSON answer into out (if non-nil).
+// It fails the test unless the status is want.
+func (s *server) call(t *testing.T, method, path string, body any, want int, out any) {
+	t.Helper()
+	status, data := s.do(t, method, path, s.Key, body)
+	if status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
+
+// do makes an API request with key and returns the status and body.
+func (s *server) do(t *testing.T, method, path, key string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// received is one request that a receiver got.
+type received struct {
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// receiver is a webhook receiver on 127.0.0.1 that records every request
+// and answers with the statuses it is told, then 200.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	got      []received
+	statuses []int
+	arrived  chan struct{}
+}
+
+func newReceiver(t *testing.T, statuses ...int) *receiver {
+	t.Helper()
+	return newReceiverOn(t, nil, statuses...)
+}
+
+// newReceiverOn starts a receiver on ln, or on a new port if ln is nil.
+func newReceiverOn(t *testing.T, ln net.Listener, statuses ...int) *receiver {
+	t.Helper()
+	rc := &receiver{statuses: statuses, arrived: make(chan struct{}, 100000)}
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.got = append(rc.got, received{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		status := http.StatusOK
+		if len(rc.statuses) > 0 {
+			status, rc.statuses = rc.statuses[0], rc.statuses[1:]
+		}
+		rc.mu.Unlock()
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "answered %d", status)
+		select {
+		case rc.arrived <- struct{}{}:
+		default:
+		}
+	}))
+	if ln != nil {
+		rc.Listener.Close()
+		rc.Listener = ln
+	}
+	rc.Start()
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// wait waits until the receiver holds n requests in all and returns them.
+func (rc *receiver) wait(t *testing.T, n int) []received {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		rc.mu.Lock()
+		got := append([]received(nil), rc.got...)
+		rc.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-rc.arrived:
+		case <-deadline:
+			t.Fatalf("receiver got %d requests, want %d", len(got), n)
+		}
+	}
+}
+
+// sleepBriefly paces a poll loop.
+func sleepBriefly() { time.Sleep(10 * time.Millisecond) }
+
+// testBinary returns the test binary, which runs as pathhook (see TestMain)
+// for tests that need a separate process.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// startProcess runs the test binary as pathhook serve in its own process.
+func startProcess(t *testing.T, env []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(testBinary(t), append([]string{"serve"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "PATHHOOK_AS_MAIN=1"), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if m := listeningRe.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				urls <- m[1]
+				sent = true
+			}
+		}
+	}()
+	select {
+	case u := <-urls:
+		return cmd, u
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("pathhook process did not listen within 60s")
+	}
+	return nil, ""
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/delivery"
+	"github.com/pathhook/pathhook/httpapi"
+	"github.com/pathhook/pathhook/metrics"
+	"github.com/pathhook/pathhook/netguard"
+	"github.com/pathhook/pathhook/sqlite"
+	"github.com/pathhook/pathhook/ui"
+)
+
+// leaseMargin is how much longer than an attempt can last a node holds the
+// deliveries it works on before other nodes may take them over.
+const leaseMargin = 30 * time.Second
+
+// runServe runs the API, the admin UI and the delivery engine until ctx
+// ends, then shuts down gracefully: in-flight requests and attempts finish,
+// results are recorded, leases of queued work are released.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServeConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.logFormat, stderr)
+	store, err := openStore(ctx, c.db, c.secretKey, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if !isPostgres(c.db) {
+		unlock, err := sqlite.LockServer(c.db)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		// Alone on the file, this process takes over the work that a
+		// previous one held when it stopped, crashed or was killed.
+		n, err := store.ReleaseAllLeases(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("took over deliveries that a previous process held", "deliveries", n)
+		}
+	}
+
+	guard := netguard.New(c.allowNetworks, nil)
+	stats := metrics.New(store, time.Now, log)
+	engine := delivery.New(delivery.Config{
+		Store: store, Platform: c.platform, Control: guard.Control,
+		Schedule: c.retrySchedule, Timeout: c.deliveryTimeout, Workers: c.workers, PerWebhook: c.perWebhook,
+		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention, Logger: log, Observer: stats,
+	})
+	svc := pathhook.NewService(pathhook.Config{
+		Store: store, Dispatcher: engine, Lease: engine.LeaseOwner(),
+		AllowHTTP: c.allowHTTP, CheckHost: guard.CheckHost,
+	})
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := bootstrap(ctx, svc, c, ln.Addr().String(), stdout, log); err != nil {
+		return err
+	}
+	rate := httpapi.RateLimit{PerSecond: c.rateLimit, Burst: int(2 * c.rateLimit)}
+	if c.rateLimit == 0 {
+		rate.PerSecond = -1
+	}
+	api := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, Platform: c.platform, Ready: store.Ping, RateLimit: rate, Metrics: stats.Handler()})
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", ui.New(ui.Config{Service: svc, Logger: log, Platform: c.platform}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := engine.Run(engineCtx); err != nil {
+			log.Error("delivery engine stopped", "err", err)
+		}
+	})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	// A plain line, whatever the log format, that scripts and tests can wait for.
+	fmt.Fprintf(stderr, "pathhook listening on http://%s (admin UI at http://%s/)\n", ln.Addr(), ln.Addr())
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDB(c.db), "platform", c.platform)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.deliveryTimeout+5*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	stopEngine()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// bootstrap makes sure someone can sign in: the key in PATHHOOK_ADMIN_KEY
+// exists for org default, or, on a fresh database, a new key is printed once.
+func bootstrap(ctx context.Context, svc *pathhook.Service, c *config, addr string, stdout io.Writer, log *slog.Logger) error {
+	if c.adminKey != "" {
+		o, err := svc.EnsureOrg(ctx, pathhook.DefaultOrg)
+		if err != nil {
+			return err
+		}
+		_, err = svc.EnsureAPIKey(ctx, o.ID, "PATHHOOK_ADMIN_KEY", c.adminKey)
+		return err
+	}
+	has, err := svc.HasAPIKeys(ctx)
+	if err != nil || has {
+		return err
+	}
+	o, err := svc.EnsureOrg(ctx, pathhook.DefaultOrg)
+	if err != nil {
+		return err
+	}
+	key, _, err := svc.CreateAPIKey(ctx, o.ID, "admin")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created org %q with an admin API key. It is shown once; keep it safe:\n\n    %s\n\nSign in to the admin UI at http://%s/ or call the API with\n    curl -H 'Authorization: Bearer %s' http://%s/v1/pathways\n\n", pathhook.DefaultOrg, key, addr, key, addr)
+	log.Info("created org and admin key", "org", pathhook.DefaultOrg)
+	return nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// redactDB hides the password of a database URL for logs.
+func redactDB(db string) string {
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return db
+}
