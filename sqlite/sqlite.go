@@ -87,6 +87,8 @@ func dsn(path string, extra ...string) string {
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=foreign_keys(1)",
+		"_pragma=temp_store(memory)",
+		"_pragma=cache_size(-16384)", // KiB: 16 MiB per connection
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + strings.Join(append(params, extra...), "&")
 }

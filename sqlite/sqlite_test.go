@@ -37,3 +37,29 @@ func TestStoreWithoutGroupCommit(t *testing.T) {
 		return db
 	})
 }
+
+// TestOpenConcurrently starts two processes' worth of stores on one new
+// file at once: they migrate one after the other, and both work.
+func TestOpenConcurrently(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pathhook.db")
+	dbs := make(chan *sqlstore.DB, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			db, err := sqlite.Open(context.Background(), path, nil)
+			errs <- err
+			dbs <- db
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		db := <-dbs
+		t.Cleanup(func() { db.Close() })
+		if _, _, err := db.NextDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -67,20 +67,3 @@ func (t *txn) HasAPIKeys(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
-
-// collect scans every row into a slice and closes rows.
-func collect[T any](rows *sql.Rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var v T
-		if err := scan(rows, &v); err != nil {
-			return nil, fail(op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fail(op, err)
-	}
-	return out, nil
-}

@@ -138,7 +138,7 @@ func (c *committer) together(group []*request) ([]error, error) {
 		if errs[i] = r.ctx.Err(); errs[i] != nil {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT grp"); err != nil {
+		if _, err := t.exec(ctx, "SAVEPOINT grp"); err != nil {
 			_ = tx.Rollback()
 			return errs, fmt.Errorf("sqlstore: savepoint: %w", err)
 		}
@@ -149,12 +149,12 @@ func (c *committer) together(group []*request) ([]error, error) {
 				_ = tx.Rollback()
 				return errs, errs[i]
 			}
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
+			if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
 				_ = tx.Rollback()
 				return errs, fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT grp"); err != nil {
+		if _, err := t.exec(ctx, "RELEASE SAVEPOINT grp"); err != nil {
 			_ = tx.Rollback()
 			return errs, fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}

@@ -72,6 +72,23 @@ func (t *txn) forUpdate() string {
 	return t.db.dialect.ForUpdate()
 }
 
+// collect scans every row into a slice and closes rows.
+func collect[T any](rows *sql.Rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, fail(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(op, err)
+	}
+	return out, nil
+}
+
 // mustAffect returns notFound when an update changed no row: the resource
 // is not there, or belongs to another org.
 func mustAffect(res sql.Result, err error, op string, notFound error) error {

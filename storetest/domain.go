@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,11 +63,10 @@ func testPathways(t *testing.T, h *harness) {
 			t.Errorf("new webhook = %+v, want disabled, not set up, on the pathway", w)
 		}
 	}
-	var all []string
+	want := []string{p.ID}
 	for i := range 4 {
-		all = append(all, h.pathway(t, "more "+string(rune('a'+i))).ID)
+		want = append([]string{h.pathway(t, fmt.Sprintf("more %d", i)).ID}, want...)
 	}
-	all = append(all, p.ID)
 	// Newest first, in pages of 2.
 	var seen []string
 	cursor := ""
@@ -81,13 +81,6 @@ func testPathways(t *testing.T, h *harness) {
 		}
 		cursor = next
 	}
-	want := make([]string, len(all))
-	for i, id := range all {
-		if i < 4 {
-			want[3-i] = id
-		}
-	}
-	want[4] = p.ID
 	eqSlice(t, "pathways in pages", seen, want)
 	_, err := h.svc.Pathway(h.ctx, h.org, "pw_missing")
 	wantCode(t, err, pathhook.ENOTFOUND)
