@@ -42,8 +42,10 @@ func Open(ctx context.Context, path string, box pathhook.Sealer) (*sqlstore.DB, 
 
 // OpenOptions is Open with options.
 func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Options) (*sqlstore.DB, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	// The store keeps separate pools for writing and reading, which an
+	// in-memory database cannot share.
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: %q is not a database file path (give a plain file path such as pathhook.db)", path)
 	}
 	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
 	if err != nil {
