@@ -165,10 +165,21 @@ func TestReceiverFailsAShareAndHolds(t *testing.T) {
 func TestPeakRSS(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
+		t.Skip("reads /proc and getrusage")
 	}
 	if rss := peakRSS(os.Getpid()); rss < 1<<20 {
 		t.Errorf("peakRSS of this process = %d bytes", rss)
+	}
+	// Burn some CPU so that both clocks have something to show.
+	start, x := time.Now(), 0
+	for time.Since(start) < 50*time.Millisecond {
+		x++
+	}
+	if cpu := processCPU(os.Getpid()); cpu <= 0 {
+		t.Errorf("processCPU of this process = %v (%d)", cpu, x)
+	}
+	if cpu := selfCPU(); cpu <= 0 {
+		t.Errorf("selfCPU = %v", cpu)
 	}
 }
 
@@ -192,7 +203,10 @@ func TestRunAgainstFake(t *testing.T) {
 	if p.PerSecond <= 0 || p.Latency.Count != 300 || p.FirstSecond.Count == 0 || p.PeakRSSBytes <= 0 && runtime.GOOS == "linux" {
 		t.Errorf("implausible figures: %+v", p)
 	}
-	if r.Raw == nil || r.Relay == nil || r.Relay.Delivered != 300 || r.RelayRatio <= 0 {
+	if p.CPUMicrosPerDelivery <= 0 || p.BenchCPUSeconds <= 0 {
+		t.Errorf("CPU not measured: %+v", p)
+	}
+	if r.Raw == nil || r.Relay == nil || r.Relay.Delivered != 300 || r.RelayRatio <= 0 || r.Relay.CPUMicrosPerRequest <= 0 {
 		t.Errorf("ceilings: raw %+v relay %+v ratio %v", r.Raw, r.Relay, r.RelayRatio)
 	}
 	var out strings.Builder

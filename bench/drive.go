@@ -23,6 +23,7 @@ func (b *bench) drive(ctx context.Context, r *Result) error {
 	l.url = func(i, try int) string { return b.nodes[(i+try)%len(b.nodes)].URL() + b.paths[i%len(b.paths)] }
 	l.body, l.auth, l.retry = body, b.api.auth, true
 
+	benchCPU, serverCPU := selfCPU(), b.serverCPU()
 	stopSampling := b.sampleRSS()
 	defer stopSampling()
 	p := showProgress(b.c.Progress, b.c.Terminal, "pathhook", n, func() int { return int(l.ok.Load()) }, t.progress)
@@ -50,10 +51,13 @@ func (b *bench) drive(ctx context.Context, r *Result) error {
 	}
 	timedOut, pending := b.await(ctx, l, t)
 	b.sampleNow()
+	benchCPU, serverCPU = selfCPU()-benchCPU, b.serverCPU()-serverCPU
 
 	r.Pathhook = b.measure(l, t)
 	r.Pathhook.TimedOut, r.Pathhook.PendingWebhooks = timedOut, pending
 	r.Pathhook.Kills, r.Pathhook.RestartMillis = len(k.restarts), k.restarts
+	r.Pathhook.BenchCPUSeconds, r.Pathhook.ServerCPUSeconds = round3(benchCPU.Seconds()), round3(serverCPU.Seconds())
+	r.Pathhook.CPUMicrosPerDelivery = perEvent(benchCPU+serverCPU, r.Pathhook.Delivered)
 	if r.Backlog != nil {
 		r.Backlog.DrainSeconds, r.Backlog.DrainPerSecond = drain(t, l, release)
 	}
@@ -181,6 +185,15 @@ func (b *bench) sampleNow() {
 	for _, n := range b.nodes {
 		n.sample()
 	}
+}
+
+// serverCPU returns the CPU time all server processes have used so far.
+func (b *bench) serverCPU() time.Duration {
+	var total time.Duration
+	for _, n := range b.nodes {
+		total += n.cpu()
+	}
+	return total
 }
 
 // peakRSS returns the highest peak RSS of any server process so far.

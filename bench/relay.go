@@ -86,17 +86,26 @@ type Ceiling struct {
 	PerSecond float64 `json:"per_second"`
 	// Latency is from the start of each request to the receiver holding it.
 	Latency Latency `json:"latency"`
+	// CPUSeconds is the CPU time the bench process (load generator,
+	// receiver and, for the relay, the relay) used; CPUMicrosPerRequest is
+	// that per request: a cost that other load on the machine skews less
+	// than the rate.
+	CPUSeconds          float64 `json:"cpu_seconds"`
+	CPUMicrosPerRequest float64 `json:"cpu_us_per_request"`
 }
 
 // ceiling drives l, whose requests go to a stand-in for pathhook, and
 // measures it with t counting what the receiver gets.
 func ceiling(ctx context.Context, rc *receiver, l *load, t *tally) Ceiling {
 	rc.begin(t, 0)
+	cpu := selfCPU()
 	l.run(ctx)
+	cpu = selfCPU() - cpu
 	first, last := l.window()
 	c := t.count(l.accepted)
 	sent, arrived := t.arrivals(l.sent, l.accepted)
 	all, _ := latencies(sent, arrived)
 	return Ceiling{Requests: l.n, Delivered: c.Delivered, Errors: int(l.failed.Load()),
-		Seconds: (last - first).Seconds(), PerSecond: rate(int(l.ok.Load()), last-first), Latency: all}
+		Seconds: (last - first).Seconds(), PerSecond: rate(int(l.ok.Load()), last-first), Latency: all,
+		CPUSeconds: round3(cpu.Seconds()), CPUMicrosPerRequest: perEvent(cpu, c.Delivered)}
 }

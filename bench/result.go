@@ -55,6 +55,14 @@ type PathhookRun struct {
 	// first second.
 	Latency     Latency `json:"latency"`
 	FirstSecond Latency `json:"latency_first_second"`
+	// ServerCPUSeconds is the CPU time the server processes used from the
+	// first API call to the end of the run; BenchCPUSeconds what the bench
+	// process (load generator and receiver) used meanwhile.
+	// CPUMicrosPerDelivery is both per delivery, to compare with the
+	// relay's CPUMicrosPerRequest.
+	ServerCPUSeconds     float64 `json:"server_cpu_seconds"`
+	BenchCPUSeconds      float64 `json:"bench_cpu_seconds"`
+	CPUMicrosPerDelivery float64 `json:"cpu_us_per_delivery"`
 	// PeakRSSBytes is the highest VmHWM of any server process.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	// APIRetries counts API calls tried again (after a connection error,
@@ -121,6 +129,11 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "  API ingest     %8.0f calls/s\n", p.IngestPerSecond)
 	fmt.Fprintf(w, "  latency        %s\n", latencyLine(p.Latency))
 	fmt.Fprintf(w, "  first second   %s\n", latencyLine(p.FirstSecond))
+	fmt.Fprintf(w, "  CPU            %.0f µs per delivery (server %.2fs, bench %.2fs)", p.CPUMicrosPerDelivery, p.ServerCPUSeconds, p.BenchCPUSeconds)
+	if r.Relay != nil && r.Relay.CPUMicrosPerRequest > 0 && p.CPUMicrosPerDelivery > 0 {
+		fmt.Fprintf(w, "; the bare relay: %.0f µs per request", r.Relay.CPUMicrosPerRequest)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  peak RSS       %8.1f MB\n", float64(p.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "  delivered      %d of %d accepted; lost %d; duplicates %d (%.3f%%)\n",
 		p.Delivered, p.Accepted, p.Lost, p.Duplicates, 100*p.DuplicateRatio())
@@ -153,7 +166,7 @@ func printCeiling(w io.Writer, name string, c *Ceiling) {
 	if c == nil {
 		return
 	}
-	fmt.Fprintf(w, "  %-14s %8.0f requests/s  (%d in %.2fs)  %s", name, c.PerSecond, c.Requests, c.Seconds, latencyLine(c.Latency))
+	fmt.Fprintf(w, "  %-14s %8.0f requests/s  (%d in %.2fs, %.0f µs CPU each)  %s", name, c.PerSecond, c.Requests, c.Seconds, c.CPUMicrosPerRequest, latencyLine(c.Latency))
 	if c.Errors > 0 {
 		fmt.Fprintf(w, "  errors %d", c.Errors)
 	}

@@ -34,7 +34,10 @@ type node struct {
 	url  string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
+	live bool          // cmd is running
 	tail *tail
+	// spent is the CPU time of the processes that have exited.
+	spent time.Duration
 
 	peak atomic.Int64 // the highest VmHWM seen, over every process, bytes
 }
@@ -54,13 +57,17 @@ func (n *node) start() error {
 		return err
 	}
 	done := make(chan struct{})
+	n.mu.Lock()
+	n.cmd, n.done, n.tail, n.live = cmd, done, t, true
+	n.mu.Unlock()
 	go func() {
 		cmd.Wait()
+		n.mu.Lock()
+		n.live = false
+		n.spent += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		n.mu.Unlock()
 		close(done)
 	}()
-	n.mu.Lock()
-	n.cmd, n.done, n.tail = cmd, done, t
-	n.mu.Unlock()
 
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
@@ -147,6 +154,19 @@ func (n *node) sample() {
 	}
 }
 
+// cpu returns the CPU time, user and system, that the node's processes
+// have used: exactly for those that have exited, from /proc for the one
+// running.
+func (n *node) cpu() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	total := n.spent
+	if n.live {
+		total += processCPU(n.cmd.Process.Pid)
+	}
+	return total
+}
+
 // logTail returns the last lines the current process printed.
 func (n *node) logTail() string {
 	n.mu.Lock()
@@ -174,6 +194,35 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// clockTick is the unit of the times in /proc/<pid>/stat (USER_HZ, 100 on
+// every Linux platform Go runs on).
+const clockTick = 10 * time.Millisecond
+
+// processCPU returns the user and system time of process pid from
+// /proc/<pid>/stat, or 0 if it cannot be read.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces; the fields
+	// after it start with the state, field 3: utime is 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * clockTick
 }
 
 // tailSize is how much of a server's output is kept for error messages.

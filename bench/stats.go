@@ -73,3 +73,13 @@ func latencies(sent, arrived []time.Duration) (all, firstSecond Latency) {
 	}
 	return latencyOf(ds), latencyOf(early)
 }
+
+// perEvent returns cpu per event in microseconds.
+func perEvent(cpu time.Duration, events int) float64 {
+	if events == 0 {
+		return 0
+	}
+	return math.Round(float64(cpu)/float64(events)/float64(time.Microsecond)*10) / 10
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
