@@ -17,7 +17,9 @@ import (
 	"github.com/pathhook/pathhook/httpapi"
 	"github.com/pathhook/pathhook/metrics"
 	"github.com/pathhook/pathhook/netguard"
+	"github.com/pathhook/pathhook/postgres"
 	"github.com/pathhook/pathhook/sqlite"
+	"github.com/pathhook/pathhook/sqlstore"
 	"github.com/pathhook/pathhook/ui"
 )
 
@@ -34,27 +36,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(c.logFormat, stderr)
-	store, err := openStore(ctx, c.db, c.secretKey, log)
+	store, release, err := openServeStore(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if !isPostgres(c.db) {
-		unlock, err := sqlite.LockServer(c.db)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		// Alone on the file, this process takes over the work that a
-		// previous one held when it stopped, crashed or was killed.
-		n, err := store.ReleaseAllLeases(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			log.Info("took over deliveries that a previous process held", "deliveries", n)
-		}
-	}
+	defer release()
 
 	guard := netguard.New(c.allowNetworks, nil)
 	stats := metrics.New(store, time.Now, log)
@@ -76,17 +62,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := bootstrap(ctx, svc, c, ln.Addr().String(), stdout, log); err != nil {
 		return err
 	}
-	rate := httpapi.RateLimit{PerSecond: c.rateLimit, Burst: int(2 * c.rateLimit)}
-	if c.rateLimit == 0 {
-		rate.PerSecond = -1
-	}
-	api := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, Platform: c.platform, Ready: store.Ping, RateLimit: rate, Metrics: stats.Handler()})
-	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
-		mux.Handle(p, api)
-	}
-	mux.Handle("/", ui.New(ui.Config{Service: svc, Logger: log, Platform: c.platform}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: newHandler(c, svc, store, stats, log), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -95,6 +71,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Error("delivery engine stopped", "err", err)
 		}
 	})
+	if isPostgres(c.db) {
+		// Other nodes announce work they release; wake the engine for it.
+		wg.Go(func() { _ = postgres.Listen(engineCtx, c.db, engine.Poke) })
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	// A plain line, whatever the log format, that scripts and tests can wait for.
@@ -115,6 +95,46 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		err = nil
 	}
 	return err
+}
+
+// openServeStore opens the store for serve. A SQLite server first takes the
+// file's lock: alone on it, it takes over the work that a previous process
+// held when it stopped, crashed or was killed.
+func openServeStore(ctx context.Context, c *config, log *slog.Logger) (*sqlstore.DB, func(), error) {
+	store, err := openStore(ctx, c.db, c.secretKey, log)
+	if err != nil || isPostgres(c.db) {
+		return store, func() { store.Close() }, err
+	}
+	unlock, err := sqlite.LockServer(c.db)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	release := func() { store.Close(); unlock() }
+	n, err := store.ReleaseAllLeases(ctx)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	if n > 0 {
+		log.Info("took over deliveries that a previous process held", "deliveries", n)
+	}
+	return store, release, nil
+}
+
+// newHandler routes the API, the operational endpoints and the admin UI.
+func newHandler(c *config, svc *pathhook.Service, store *sqlstore.DB, stats *metrics.Metrics, log *slog.Logger) http.Handler {
+	rate := httpapi.RateLimit{PerSecond: c.rateLimit, Burst: int(2 * c.rateLimit)}
+	if c.rateLimit == 0 {
+		rate.PerSecond = -1
+	}
+	api := httpapi.NewServer(httpapi.Config{Service: svc, Logger: log, Platform: c.platform, Ready: store.Ping, RateLimit: rate, Metrics: stats.Handler()})
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", ui.New(ui.Config{Service: svc, Logger: log, Platform: c.platform}))
+	return mux
 }
 
 // bootstrap makes sure someone can sign in: the key in PATHHOOK_ADMIN_KEY
