@@ -64,7 +64,7 @@ func (s *Service) CreateActivity(ctx context.Context, orgID, pathwayID string, i
 		return nil, err
 	}
 	now := s.clock.now()
-	a := &Activity{ID: NewID(PrefixActivity, now), OrgID: orgID, PathwayID: pathwayID, Title: in.Title, Kind: in.Kind,
+	a := &Activity{ID: s.ids.next(PrefixActivity, now), OrgID: orgID, PathwayID: pathwayID, Title: in.Title, Kind: in.Kind,
 		StartsAt: in.StartsAt, Location: in.Location, CreatedAt: now}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Pathway(ctx, orgID, pathwayID); err != nil {

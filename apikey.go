@@ -98,7 +98,7 @@ func (s *Service) EnsureOrg(ctx context.Context, name string) (*Org, error) {
 		if ErrorCode(err) != ENOTFOUND {
 			return err
 		}
-		o = &Org{ID: NewID(PrefixOrg, now), Name: name, CreatedAt: now}
+		o = &Org{ID: s.ids.next(PrefixOrg, now), Name: name, CreatedAt: now}
 		return tx.CreateOrg(ctx, o)
 	})
 	return o, err
@@ -134,7 +134,7 @@ func (s *Service) storeAPIKey(ctx context.Context, orgID, name, key string) (*AP
 		return nil, err
 	}
 	now := s.clock.now()
-	k := &APIKey{ID: NewID(PrefixAPIKey, now), OrgID: orgID, Name: name, Hint: hint(key), Hash: HashAPIKey(key), CreatedAt: now}
+	k := &APIKey{ID: s.ids.next(PrefixAPIKey, now), OrgID: orgID, Name: name, Hint: hint(key), Hash: HashAPIKey(key), CreatedAt: now}
 	err := s.store.Update(ctx, func(tx Tx) error { return tx.CreateAPIKey(ctx, k) })
 	if err != nil {
 		return nil, err

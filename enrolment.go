@@ -171,6 +171,7 @@ func (s *Service) Complete(ctx context.Context, orgID, pathwayID, learnerID stri
 	c := &Completion{OrgID: orgID, PathwayID: pathwayID, LearnerID: learnerID, ActivityID: in.ActivityID, CreatedAt: now,
 		UnlockedRewardIDs: []string{}}
 	err := s.update(ctx, now, func(tx Tx, e *emitter) error {
+		c.PathwayCompleted, c.UnlockedRewardIDs = false, []string{} // Update may run this more than once
 		p, err := tx.Pathway(ctx, orgID, pathwayID)
 		if err != nil {
 			return err

@@ -85,9 +85,9 @@ type payloadPathway struct {
 	Name string `json:"name"`
 }
 
-// newEvent builds an event of type t on pathway p with the given data.
-func newEvent(p *Pathway, t string, data any, test bool, now time.Time) (*Event, error) {
-	ev := &Event{ID: NewID(PrefixEvent, now), OrgID: p.OrgID, PathwayID: p.ID, Type: t, Category: CategoryOf(t), Test: test, CreatedAt: now}
+// newEvent builds an event with the given id and type t on pathway p.
+func newEvent(id string, p *Pathway, t string, data any, test bool, now time.Time) (*Event, error) {
+	ev := &Event{ID: id, OrgID: p.OrgID, PathwayID: p.ID, Type: t, Category: CategoryOf(t), Test: test, CreatedAt: now}
 	body, err := json.Marshal(payload{ID: ev.ID, Type: t, Category: ev.Category, CreatedAt: now.Format(TimeFormat), Test: test,
 		Pathway: payloadPathway{ID: p.ID, Name: p.Name}, Data: data})
 	if err != nil {
@@ -102,17 +102,28 @@ func newEvent(p *Pathway, t string, data any, test bool, now time.Time) (*Event,
 type emitter struct {
 	now   time.Time
 	lease LeaseOwner
+	ids   *idSource
 	jobs  []Job
+	// hooks caches each pathway's webhooks: one change may emit several
+	// events on the same pathway.
+	hooks map[string][]Webhook
 }
 
 // emit writes an event of type t with one pending delivery per enabled
 // webhook of its category on pathway p.
 func (e *emitter) emit(ctx context.Context, tx Tx, p *Pathway, t string, data any) error {
-	hooks, err := tx.Webhooks(ctx, p.OrgID, p.ID)
-	if err != nil {
-		return err
+	hooks, ok := e.hooks[p.ID]
+	if !ok {
+		var err error
+		if hooks, err = tx.Webhooks(ctx, p.OrgID, p.ID); err != nil {
+			return err
+		}
+		if e.hooks == nil {
+			e.hooks = map[string][]Webhook{}
+		}
+		e.hooks[p.ID] = hooks
 	}
-	ev, err := newEvent(p, t, data, false, e.now)
+	ev, err := newEvent(e.ids.next(PrefixEvent, e.now), p, t, data, false, e.now)
 	if err != nil {
 		return err
 	}
@@ -129,7 +140,7 @@ func (e *emitter) emit(ctx context.Context, tx Tx, p *Pathway, t string, data an
 func (e *emitter) write(ctx context.Context, tx Tx, ev *Event, targets []Webhook) error {
 	ds := make([]Delivery, len(targets))
 	for i, w := range targets {
-		ds[i] = Delivery{ID: NewID(PrefixDelivery, e.now), OrgID: ev.OrgID, WebhookID: w.ID, EventID: ev.ID, EventType: ev.Type,
+		ds[i] = Delivery{ID: e.ids.next(PrefixDelivery, e.now), OrgID: ev.OrgID, WebhookID: w.ID, EventID: ev.ID, EventType: ev.Type,
 			Status: DeliveryPending, NextAttemptAt: &e.now, CreatedAt: e.now}
 		if e.lease.Owner != "" {
 			ds[i].LeaseOwner, ds[i].LeaseUntil = e.lease.Owner, e.now.Add(e.lease.For)

@@ -32,7 +32,7 @@ func TestEventPayloadWireFormat(t *testing.T) {
 	p := &Pathway{ID: "pw_1", OrgID: "org_1", Name: "Onboarding"}
 	for _, c := range Categories {
 		for _, ty := range CategoryTypes(c) {
-			ev, err := newEvent(p, ty, sampleData(ty, now), true, now)
+			ev, err := newEvent(NewID(PrefixEvent, now), p, ty, sampleData(ty, now), true, now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -44,7 +44,7 @@ func TestEventsDocIsTrue(t *testing.T) {
 				t.Fatalf("schema has no definition of %s", ty)
 			}
 			for i, d := range append(real[ty], sampleData(ty, now)) {
-				ev, err := newEvent(p, ty, d, i%2 == 0, now)
+				ev, err := newEvent(NewID(PrefixEvent, now), p, ty, d, i%2 == 0, now)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -34,3 +34,26 @@ func TestNewIDUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestIDSourceSortsWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	var s idSource
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	prev := s.next(PrefixDelivery, now)
+	for i := range 1000 {
+		at := now
+		if i%100 == 99 {
+			now = now.Add(time.Millisecond)
+			at = now
+		}
+		id := s.next(PrefixDelivery, at)
+		if id <= prev {
+			t.Fatalf("id %d = %s does not sort after %s", i, id, prev)
+		}
+		prev = id
+	}
+	// A clock that steps back does not break the order either.
+	if id := s.next(PrefixDelivery, now.Add(-time.Second)); id <= prev {
+		t.Fatalf("after the clock stepped back: %s does not sort after %s", id, prev)
+	}
+}

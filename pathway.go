@@ -55,13 +55,14 @@ func (s *Service) CreatePathway(ctx context.Context, orgID string, in PathwayInp
 		return nil, err
 	}
 	now := s.clock.now()
-	p := &Pathway{ID: NewID(PrefixPathway, now), OrgID: orgID, Name: in.Name, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	p := &Pathway{ID: s.ids.next(PrefixPathway, now), OrgID: orgID, Name: in.Name, Description: in.Description, CreatedAt: now, UpdatedAt: now}
 	err := s.store.Update(ctx, func(tx Tx) error {
+		p.Webhooks = nil // Update may run this more than once
 		if err := tx.CreatePathway(ctx, p); err != nil {
 			return err
 		}
 		for _, c := range Categories {
-			w := Webhook{ID: NewID(PrefixWebhook, now), OrgID: orgID, PathwayID: p.ID, Category: c, CreatedAt: now, UpdatedAt: now}
+			w := Webhook{ID: s.ids.next(PrefixWebhook, now), OrgID: orgID, PathwayID: p.ID, Category: c, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateWebhook(ctx, &w); err != nil {
 				return err
 			}

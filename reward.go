@@ -89,7 +89,7 @@ func (s *Service) CreateReward(ctx context.Context, orgID, pathwayID string, in 
 		return nil, err
 	}
 	now := s.clock.now()
-	r := &Reward{ID: NewID(PrefixReward, now), OrgID: orgID, PathwayID: pathwayID, Name: in.Name, Kind: in.Kind,
+	r := &Reward{ID: s.ids.next(PrefixReward, now), OrgID: orgID, PathwayID: pathwayID, Name: in.Name, Kind: in.Kind,
 		Points: in.Points, UnlockOn: in.UnlockOn, ActivityID: in.ActivityID, CreatedAt: now}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Pathway(ctx, orgID, pathwayID); err != nil {

@@ -9,6 +9,7 @@ import (
 // are written in one transaction, and the deliveries it creates are offered
 // to the dispatcher once that transaction has committed.
 type Service struct {
+	ids        idSource
 	store      Store
 	clock      Clock
 	dispatcher Dispatcher
@@ -51,7 +52,7 @@ func NewService(c Config) *Service {
 func (s *Service) update(ctx context.Context, now time.Time, fn func(Tx, *emitter) error) error {
 	var e *emitter
 	err := s.store.Update(ctx, func(tx Tx) error {
-		e = &emitter{now: now, lease: s.lease}
+		e = &emitter{now: now, lease: s.lease, ids: &s.ids}
 		return fn(tx, e)
 	})
 	if err != nil {

@@ -307,7 +307,7 @@ func (s *Service) TestWebhook(ctx context.Context, orgID, id string, in TestInpu
 		if err != nil {
 			return err
 		}
-		ev, err := newEvent(p, t, sampleData(t, now), true, now)
+		ev, err := newEvent(e.ids.next(PrefixEvent, now), p, t, sampleData(t, now), true, now)
 		if err != nil {
 			return err
 		}
