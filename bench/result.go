@@ -120,15 +120,11 @@ func (r *Result) Print(w io.Writer) {
 	}
 	p := r.Pathhook
 	fmt.Fprintln(w, "pathhook")
-	fmt.Fprintf(w, "  throughput     %8.0f deliveries/s  (%d in %.2fs, first API call to last arrival)", p.PerSecond, p.Delivered, p.Seconds)
-	if r.RelayRatio > 0 {
-		fmt.Fprintf(w, "  = %.0f%% of the bare relay", 100*r.RelayRatio)
+	if r.Backlog == nil {
+		r.printRates(w)
+	} else {
+		fmt.Fprintf(w, "  API ingest     %8.0f calls/s  (throughput: see the backlog's drain below; deliveries were held)\n", p.IngestPerSecond)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  steady state   %8.0f deliveries/s  (middle 80%% of arrivals)\n", p.SteadyPerSecond)
-	fmt.Fprintf(w, "  API ingest     %8.0f calls/s\n", p.IngestPerSecond)
-	fmt.Fprintf(w, "  latency        %s\n", latencyLine(p.Latency))
-	fmt.Fprintf(w, "  first second   %s\n", latencyLine(p.FirstSecond))
 	fmt.Fprintf(w, "  CPU            %.0f µs per delivery (server %.2fs, bench %.2fs)", p.CPUMicrosPerDelivery, p.ServerCPUSeconds, p.BenchCPUSeconds)
 	if r.Relay != nil && r.Relay.CPUMicrosPerRequest > 0 && p.CPUMicrosPerDelivery > 0 {
 		fmt.Fprintf(w, "; the bare relay: %.0f µs per request", r.Relay.CPUMicrosPerRequest)
@@ -160,6 +156,20 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "\nbacklog\n  pending        %d deliveries while the receiver was down; server RSS %.1f MB\n", b.Pending, float64(b.RSSBytes)/(1<<20))
 		fmt.Fprintf(w, "  drain          %8.0f deliveries/s  (%.2fs from the receiver's return to the last arrival)\n", b.DrainPerSecond, b.DrainSeconds)
 	}
+}
+
+// printRates prints pathhook's throughput and latency.
+func (r *Result) printRates(w io.Writer) {
+	p := r.Pathhook
+	fmt.Fprintf(w, "  throughput     %8.0f deliveries/s  (%d in %.2fs, first API call to last arrival)", p.PerSecond, p.Delivered, p.Seconds)
+	if r.RelayRatio > 0 {
+		fmt.Fprintf(w, "  = %.0f%% of the bare relay", 100*r.RelayRatio)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  steady state   %8.0f deliveries/s  (middle 80%% of arrivals)\n", p.SteadyPerSecond)
+	fmt.Fprintf(w, "  API ingest     %8.0f calls/s\n", p.IngestPerSecond)
+	fmt.Fprintf(w, "  latency        %s\n", latencyLine(p.Latency))
+	fmt.Fprintf(w, "  first second   %s\n", latencyLine(p.FirstSecond))
 }
 
 func printCeiling(w io.Writer, name string, c *Ceiling) {
