@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -247,33 +246,62 @@ func testBinary(t *testing.T) string {
 // startProcess runs the test binary as pathhook serve in its own process.
 func startProcess(t *testing.T, env []string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return startProcessOut(t, nil, env, args...)
+}
+
+// startProcessOut is startProcess that also copies the process's stderr,
+// its log, to out (when not nil). cmd.Wait returns once all of it is copied.
+func startProcessOut(t *testing.T, out io.Writer, env []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(testBinary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PATHHOOK_AS_MAIN=1"), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := &listenWatcher{out: out, urls: make(chan string, 1)}
+	cmd.Stderr = lines
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			if m := listeningRe.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				urls <- m[1]
-				sent = true
-			}
-		}
-	}()
 	select {
-	case u := <-urls:
+	case u := <-lines.urls:
 		return cmd, u
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 		t.Fatal("pathhook process did not listen within 60s")
 	}
 	return nil, ""
+}
+
+// listenWatcher takes a process's stderr: it copies it to out and sends the
+// URL of the first "pathhook listening on" line to urls.
+type listenWatcher struct {
+	mu   sync.Mutex
+	out  io.Writer
+	urls chan string
+	line []byte
+	sent bool
+}
+
+func (w *listenWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.out != nil {
+		_, _ = w.out.Write(p)
+	}
+	if w.sent {
+		return len(p), nil
+	}
+	w.line = append(w.line, p...)
+	for {
+		i := bytes.IndexByte(w.line, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if m := listeningRe.FindSubmatch(w.line[:i]); m != nil {
+			w.urls <- string(m[1])
+			w.sent, w.line = true, nil
+			return len(p), nil
+		}
+		w.line = w.line[i+1:]
+	}
 }
