@@ -249,6 +249,9 @@ func (o *output) waitFor(t *testing.T, want ...string) {
 func start(t *testing.T, interpreter, dir string, args func(port int) []string, env []string) (string, *output) {
 	t.Helper()
 	path, err := exec.LookPath(interpreter)
+	if err != nil && os.Getenv("PATHHOOK_REQUIRE_INTERPRETERS") == "1" {
+		t.Fatalf("PATHHOOK_REQUIRE_INTERPRETERS=1 but %s is not installed", interpreter)
+	}
 	if err != nil {
 		t.Skipf("%s not installed (.ci/run installs php-cli): cannot run this receiver", interpreter)
 	}

@@ -23,6 +23,9 @@ import (
 func testURL(t *testing.T) string {
 	t.Helper()
 	u := os.Getenv("PATHHOOK_TEST_POSTGRES")
+	if u == "" && os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
+		t.Fatal("PATHHOOK_REQUIRE_POSTGRES=1 but PATHHOOK_TEST_POSTGRES is not set")
+	}
 	if u == "" {
 		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}

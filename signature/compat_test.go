@@ -3,6 +3,7 @@ package signature_test
 import (
 	"bytes"
 	"crypto/rand"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ func TestStandardWebhooksCompat(t *testing.T) {
 		t.Run(impl.name, func(t *testing.T) {
 			t.Parallel()
 			path, err := exec.LookPath(impl.interpreter)
+			if err != nil && os.Getenv("PATHHOOK_REQUIRE_INTERPRETERS") == "1" {
+				t.Fatalf("PATHHOOK_REQUIRE_INTERPRETERS=1 but %s is not installed", impl.interpreter)
+			}
 			if err != nil {
 				t.Skipf("%s not installed: cannot check against the %s implementation", impl.interpreter, impl.name)
 			}

@@ -108,6 +108,9 @@ type chrome struct {
 func startChrome(t *testing.T) *chrome {
 	t.Helper()
 	path := chromiumPath()
+	if path == "" && os.Getenv("PATHHOOK_REQUIRE_CHROMIUM") == "1" {
+		t.Fatal("PATHHOOK_REQUIRE_CHROMIUM=1 but no chromium is in PATH")
+	}
 	if path == "" {
 		t.Skip("no chromium, chromium-browser or google-chrome in PATH")
 	}
