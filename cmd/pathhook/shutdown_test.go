@@ -20,6 +20,7 @@ import (
 type slowReceiver struct {
 	*httptest.Server
 	hold time.Duration
+	gate chan struct{} // requests wait until it is closed
 
 	mu       sync.Mutex
 	reqs     []*slowRequest
@@ -36,10 +37,11 @@ type slowRequest struct {
 }
 
 // newSlowReceiver starts a receiver that holds each request for hold; with
-// hold < 0 it holds each until the sender gives up.
+// hold < 0 it holds each until the sender gives up. Requests wait for open
+// before their hold begins.
 func newSlowReceiver(t *testing.T, hold time.Duration) *slowReceiver {
 	t.Helper()
-	rc := &slowReceiver{hold: hold, changed: make(chan struct{}, 1)}
+	rc := &slowReceiver{hold: hold, gate: make(chan struct{}), changed: make(chan struct{}, 1)}
 	stop := make(chan struct{})
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Reading the body to its end lets the server notice when the
@@ -53,8 +55,13 @@ func newSlowReceiver(t *testing.T, hold time.Duration) *slowReceiver {
 		rc.mu.Unlock()
 		rc.notify()
 		var held <-chan time.Time
-		if hold >= 0 {
-			held = time.After(hold)
+		select {
+		case <-rc.gate:
+			if hold >= 0 {
+				held = time.After(hold)
+			}
+		case <-r.Context().Done():
+		case <-stop:
 		}
 		select {
 		case <-held:
@@ -77,6 +84,9 @@ func newSlowReceiver(t *testing.T, hold time.Duration) *slowReceiver {
 	t.Cleanup(func() { close(stop) })
 	return rc
 }
+
+// open lets requests through the gate, now and from now on.
+func (rc *slowReceiver) open() { close(rc.gate) }
 
 func (rc *slowReceiver) notify() {
 	select {
@@ -138,7 +148,7 @@ func testGracefulShutdown(t *testing.T, db string) {
 		key      = "shutdown-admin-key-0123456789abcdef"
 		secret   = "shutdown-secret-0123456789abcdefgh"
 		learners = 24
-		timeout  = 2 * time.Second
+		timeout  = 3 * time.Second
 		margin   = 20 * time.Second // for a loaded machine; nothing here needs it
 	)
 	secretKey := newSecretKey()
@@ -157,17 +167,24 @@ func testGracefulShutdown(t *testing.T, db string) {
 	slowHook, hangHook := hookOf(t, a, "enrolments").ID, hookOf(t, b, "enrolments").ID
 	s.setUp(t, slowHook, slow.URL, secret)
 	s.setUp(t, hangHook, hang.URL, secret)
-	s.call(t, "POST", "/v1/pathways/"+b.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-hang"}}, 201, nil)
 	for i := range learners {
 		s.call(t, "POST", "/v1/pathways/"+a.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": fmt.Sprintf("u-%02d", i)}}, 201, nil)
 	}
+	// Last, so that its attempt is still running at SIGTERM.
+	s.call(t, "POST", "/v1/pathways/"+b.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-hang"}}, 201, nil)
 
 	// SIGTERM once some attempts have been answered and others are held.
+	// The first ones wait until every learner is enrolled, however slow
+	// the machine, so that some are still queued then.
+	hang.open()
+	slow.open()
 	hang.waitFor(t, "the hanging attempt", func(reqs []slowRequest, _ int) bool { return len(reqs) == 1 })
 	slow.waitFor(t, "answered and held attempts at once", func(reqs []slowRequest, inFlight int) bool {
 		return len(reqs) >= 6 && inFlight > 0 && len(reqs) > inFlight
 	})
 	before, heldAtTerm := slow.snapshot()
+	hung, _ := hang.snapshot()
+	hangingAtTerm := !hung[0].cut
 	answeredBefore := map[string]bool{}
 	for _, r := range before {
 		if r.answered {
@@ -176,8 +193,8 @@ func testGracefulShutdown(t *testing.T, db string) {
 	}
 	termAt := time.Now()
 	first.stop(t, timeout+margin)
-	t.Logf("exited %s after SIGTERM, with %d attempts held by the receiver and one hanging",
-		time.Since(termAt).Round(time.Millisecond), heldAtTerm)
+	t.Logf("exited %s after SIGTERM, sent when %d attempts had begun, %d of them held by the receiver; one hanging: %v",
+		time.Since(termAt).Round(time.Millisecond), len(before), heldAtTerm, hangingAtTerm)
 
 	// The attempts in flight were finished, not cut off; the hanging one
 	// was cut off by the delivery timeout.
@@ -263,11 +280,11 @@ func testGracefulShutdown(t *testing.T, db string) {
 	if len(list.Data) != 1 {
 		t.Fatalf("the hanging webhook has %d deliveries, want 1", len(list.Data))
 	}
-	var hung deliveryJSON
-	s.call(t, "GET", "/v1/deliveries/"+list.Data[0].ID, nil, http.StatusOK, &hung)
-	if hung.Status != "pending" || hung.AttemptCount != 1 || len(hung.Attempts) != 1 ||
-		hung.Attempts[0].Error == nil || hung.Attempts[0].ResponseStatus != nil {
-		t.Errorf("the hanging delivery after the shutdown: %+v", hung)
+	var hd deliveryJSON
+	s.call(t, "GET", "/v1/deliveries/"+list.Data[0].ID, nil, http.StatusOK, &hd)
+	if hd.Status != "pending" || hd.AttemptCount != 1 || len(hd.Attempts) != 1 ||
+		hd.Attempts[0].Error == nil || hd.Attempts[0].ResponseStatus != nil {
+		t.Errorf("the hanging delivery after the shutdown: %+v", hd)
 	}
 	second.stop(t, timeout+margin)
 }
