@@ -108,8 +108,8 @@ func (t *txn) UpdateDelivery(ctx context.Context, d *pathhook.Delivery) error {
 		return err
 	}
 	if d.Status == pathhook.DeliveryPending && d.LeaseOwner == "" {
-		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
-			return fail("notify new work", err)
+		if err := t.newWork(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

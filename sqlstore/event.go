@@ -23,8 +23,8 @@ func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook
 		unleased = unleased || ds[i].LeaseOwner == ""
 	}
 	if unleased {
-		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
-			return fail("notify new work", err)
+		if err := t.newWork(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -110,9 +110,6 @@ func (c *committer) run(group []*request) {
 		return
 	}
 	errs, err := c.together(group)
-	if err == nil && c.db.prepare {
-		c.db.prepareQueued()
-	}
 	for i, r := range group {
 		if err != nil {
 			// The shared transaction failed: nothing of it committed.
@@ -125,44 +122,64 @@ func (c *committer) run(group []*request) {
 // together runs the group in one transaction. It returns each closure's
 // own error, or an error of the transaction, in which case none committed.
 func (c *committer) together(group []*request) ([]error, error) {
+	errs := make([]error, len(group))
 	// The transaction outlives any one caller; a caller's cancellation
 	// must not interrupt statements of the others.
 	ctx := context.Background()
+	each := func(t *txn) error {
+		for i, r := range group {
+			if errs[i] = r.ctx.Err(); errs[i] != nil {
+				continue
+			}
+			if err := c.inSavepoint(ctx, t, r, &errs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if c.db.direct {
+		err := c.db.onDriver(ctx, func(dc *driverConn) error {
+			t := &txn{db: c.db, direct: dc, write: true, ctx: ctx}
+			return dc.transact(func() error { return each(t) })
+		})
+		return errs, err
+	}
 	tx, err := c.db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return make([]error, len(group)), err
+		return errs, err
 	}
-	errs := make([]error, len(group))
-	t := &txn{db: c.db, tx: tx, write: true, ctx: ctx}
-	for i, r := range group {
-		if errs[i] = r.ctx.Err(); errs[i] != nil {
-			continue
-		}
-		if _, err := t.exec(ctx, "SAVEPOINT grp"); err != nil {
-			_ = tx.Rollback()
-			return errs, fmt.Errorf("sqlstore: savepoint: %w", err)
-		}
-		errs[i] = r.fn(t)
-		if errs[i] != nil {
-			if !isDomain(errs[i]) {
-				// The database may have ended the whole transaction.
-				_ = tx.Rollback()
-				return errs, errs[i]
-			}
-			if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
-				_ = tx.Rollback()
-				return errs, fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
-			}
-		}
-		if _, err := t.exec(ctx, "RELEASE SAVEPOINT grp"); err != nil {
-			_ = tx.Rollback()
-			return errs, fmt.Errorf("sqlstore: release savepoint: %w", err)
-		}
+	if err := each(&txn{db: c.db, tx: tx, write: true, ctx: ctx}); err != nil {
+		_ = tx.Rollback()
+		return errs, err
 	}
 	if err := tx.Commit(); err != nil {
 		return errs, fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return errs, nil
+}
+
+// inSavepoint runs r's closure in a savepoint of t and sets *rerr to its
+// outcome. A closure that fails with a domain error is rolled back to the
+// savepoint and fails alone; any other error ends the transaction and is
+// returned.
+func (c *committer) inSavepoint(ctx context.Context, t *txn, r *request, rerr *error) error {
+	if _, err := t.exec(ctx, "SAVEPOINT grp"); err != nil {
+		return fmt.Errorf("sqlstore: savepoint: %w", err)
+	}
+	*rerr = r.fn(t)
+	if *rerr != nil {
+		if !isDomain(*rerr) {
+			// The database may have ended the whole transaction.
+			return *rerr
+		}
+		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
+			return fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := t.exec(ctx, "RELEASE SAVEPOINT grp"); err != nil {
+		return fmt.Errorf("sqlstore: release savepoint: %w", err)
+	}
+	return nil
 }
 
 // isDomain reports whether err is a *pathhook.Error, which a closure

@@ -140,10 +140,7 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 		if released == 0 {
 			return nil
 		}
-		if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
-			return fail("notify new work", err)
-		}
-		return nil
+		return t.newWork(ctx)
 	})
 }
 

@@ -33,10 +33,12 @@ type Config struct {
 	// transaction, each in its own savepoint, to share one commit. It
 	// suits a database with one writer (SQLite).
 	GroupCommit bool
-	// PrepareWrites keeps the write queries prepared on the write pool. It
-	// pays off where the pool is one connection that stays open (SQLite);
-	// pgx keeps its own cache of prepared statements.
-	PrepareWrites bool
+	// DirectWrites runs the write transactions on the driver of the write
+	// pool, below database/sql, with every query prepared once per
+	// connection (see direct.go). It pays off where statements are cheap
+	// and the pool is one connection that stays open (SQLite). The dialect
+	// must not need NewWork, which it is not given a *sql.Tx for.
+	DirectWrites bool
 }
 
 // DB is a pathhook.Store on a SQL database, with the delivery engine's
@@ -46,10 +48,9 @@ type DB struct {
 	dialect     Dialect
 	box         pathhook.Sealer
 	queries     sync.Map // query text -> rebound query text
-	stmts       sync.Map // rebound query text -> *sql.Stmt on write
-	unprepared  sync.Map // rebound query text -> true, waiting to be prepared
 	group       *committer
-	prepare     bool
+	direct      bool
+	driverConns driverConns
 }
 
 var _ pathhook.Store = (*DB)(nil)
@@ -60,7 +61,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, prepare: c.PrepareWrites}
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.DirectWrites}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -75,11 +76,11 @@ func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.stop()
 	}
-	db.stmts.Range(func(_, v any) bool {
-		_ = v.(*sql.Stmt).Close()
-		return true
-	})
-	err := db.write.Close()
+	var err error
+	if db.direct {
+		err = db.closeStmts(context.Background())
+	}
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -121,6 +122,17 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 // asks for it. The queue methods use it directly.
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 	return db.retry(ctx, func() error {
+		if db.direct {
+			// A transaction on the driver runs to its end once begun; the
+			// caller's context bounds only the wait for the connection.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return db.onDriver(ctx, func(dc *driverConn) error {
+				t := &txn{db: db, direct: dc, write: true, ctx: context.Background()}
+				return dc.transact(func() error { return fn(t) })
+			})
+		}
 		tx, err := db.write.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("sqlstore: begin: %w", err)
@@ -132,9 +144,6 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("sqlstore: commit: %w", err)
-		}
-		if db.prepare {
-			db.prepareQueued()
 		}
 		return nil
 	})
@@ -169,34 +178,4 @@ func (db *DB) rebound(query string) string {
 	q := db.dialect.Rebind(query)
 	db.queries.Store(query, q)
 	return q
-}
-
-// writeStmt returns the statement prepared for query on the write pool,
-// if there is one yet. If not, the query is queued to be prepared once the
-// write connection is free: preparing on the pool from inside a
-// transaction would wait for the one connection that the transaction
-// holds.
-func (db *DB) writeStmt(query string) (*sql.Stmt, bool) {
-	if s, ok := db.stmts.Load(query); ok {
-		return s.(*sql.Stmt), true
-	}
-	db.unprepared.Store(query, true)
-	return nil, false
-}
-
-// prepareQueued prepares the queries that writeStmt queued. It runs
-// between write transactions, so that the hot write path stops parsing
-// its queries again on every call.
-func (db *DB) prepareQueued() {
-	db.unprepared.Range(func(k, _ any) bool {
-		query := k.(string)
-		db.unprepared.Delete(query)
-		if _, ok := db.stmts.Load(query); ok {
-			return true
-		}
-		if s, err := db.write.PrepareContext(context.Background(), query); err == nil {
-			db.stmts.Store(query, s)
-		}
-		return true
-	})
 }

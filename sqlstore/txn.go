@@ -14,9 +14,12 @@ import (
 // txn is one transaction; it implements pathhook.Tx. Queries are written
 // with ? placeholders and rebound for the dialect.
 type txn struct {
-	db    *DB
-	tx    *sql.Tx
-	write bool
+	db *DB
+	// Exactly one of tx and direct runs the statements: direct in the
+	// write transactions of a store with DirectWrites.
+	tx     *sql.Tx
+	direct *driverConn
+	write  bool
 	// ctx, when set, replaces the callers' contexts: in a group commit one
 	// caller's cancellation must not interrupt a transaction it shares.
 	ctx context.Context
@@ -24,43 +27,62 @@ type txn struct {
 
 var _ pathhook.Tx = (*txn)(nil)
 
+// rows is what the queries of a txn return: *sql.Rows or *driverRows.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// row is what queryRow returns: *sql.Row or driverRow.
+type row interface{ Scan(dest ...any) error }
+
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if t.ctx != nil {
 		ctx = t.ctx
 	}
 	q := t.db.rebound(query)
-	if t.write && t.db.prepare {
-		if s, ok := t.db.writeStmt(q); ok {
-			return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
-		}
+	if t.direct != nil {
+		return t.direct.exec(ctx, q, args)
 	}
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
-func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error) {
 	if t.ctx != nil {
 		ctx = t.ctx
 	}
 	q := t.db.rebound(query)
-	if t.write && t.db.prepare {
-		if s, ok := t.db.writeStmt(q); ok {
-			return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
-		}
+	if t.direct != nil {
+		return t.direct.query(ctx, q, args)
 	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
-func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 	if t.ctx != nil {
 		ctx = t.ctx
 	}
 	q := t.db.rebound(query)
-	if t.write && t.db.prepare {
-		if s, ok := t.db.writeStmt(q); ok {
-			return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
-		}
+	if t.direct != nil {
+		rs, err := t.direct.query(ctx, q, args)
+		return driverRow{rows: rs, err: err}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// newWork tells the dialect that the transaction makes deliveries
+// claimable by any node. A store with DirectWrites has no *sql.Tx to give
+// it; its dialect (SQLite) has nothing to notify.
+func (t *txn) newWork(ctx context.Context) error {
+	if t.tx == nil {
+		return nil
+	}
+	if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
+		return fail("notify new work", err)
+	}
+	return nil
 }
 
 // forUpdate returns the clause that locks what a write transaction reads
@@ -73,7 +95,7 @@ func (t *txn) forUpdate() string {
 }
 
 // collect scans every row into a slice and closes rows.
-func collect[T any](rows *sql.Rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
+func collect[T any](rows rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {

@@ -1,0 +1,256 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// A store with Config.DirectWrites runs its write transactions on the
+// write connection's driver, below database/sql. database/sql starts a
+// goroutine for every query in a transaction (to close its rows if the
+// transaction's context ends), wraps every prepared statement anew for
+// each transaction, and converts each value through reflection; on
+// SQLite, whose statements take microseconds, that costs as much CPU as
+// the statements themselves. Here each query is prepared once on the
+// connection and run with its arguments bound directly.
+
+// driverConns holds the statements prepared on each driver connection of
+// the write pool (one, for SQLite).
+type driverConns struct {
+	mu    sync.Mutex
+	conns map[driver.Conn]*driverConn
+}
+
+// driverConn is one connection of the write pool, used only inside
+// (*sql.Conn).Raw, which holds it for one transaction at a time.
+type driverConn struct {
+	conn  driver.Conn
+	stmts map[string]driver.Stmt
+}
+
+func (cs *driverConns) get(c driver.Conn) *driverConn {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.conns == nil {
+		cs.conns = map[driver.Conn]*driverConn{}
+	}
+	dc := cs.conns[c]
+	if dc == nil {
+		dc = &driverConn{conn: c, stmts: map[string]driver.Stmt{}}
+		cs.conns[c] = dc
+	}
+	return dc
+}
+
+// onDriver runs fn on a connection of the write pool, held for fn alone.
+func (db *DB) onDriver(ctx context.Context, fn func(*driverConn) error) error {
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: connect: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(c any) error {
+		dc, ok := c.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: driver connection %T is not a driver.Conn", c)
+		}
+		return fn(db.driverConns.get(dc))
+	})
+}
+
+// closeStmts closes the statements prepared on the write pool's
+// connections, which Close is about to close.
+func (db *DB) closeStmts(ctx context.Context) error {
+	return db.onDriver(ctx, func(dc *driverConn) error {
+		var err error
+		for q, s := range dc.stmts {
+			err = errors.Join(err, s.Close())
+			delete(dc.stmts, q)
+		}
+		return err
+	})
+}
+
+// transact runs fn in a transaction on dc: it commits if fn returns nil
+// and rolls back otherwise. A transaction that cannot be rolled back
+// leaves the connection unusable, and the pool discards it.
+func (dc *driverConn) transact(fn func() error) error {
+	ctx := context.Background()
+	begin, ok := dc.conn.(driver.ConnBeginTx)
+	if !ok {
+		return fmt.Errorf("sqlstore: driver connection %T cannot begin transactions", dc.conn)
+	}
+	tx, err := begin.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	if err := fn(); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("sqlstore: rollback: %w: %w", driver.ErrBadConn, rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		// A failed commit leaves the transaction open in SQLite when the
+		// database was busy; end it so that the connection can go on.
+		_ = tx.Rollback()
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// stmt returns query prepared on dc, preparing it the first time.
+func (dc *driverConn) stmt(query string) (driver.Stmt, error) {
+	if s, ok := dc.stmts[query]; ok {
+		return s, nil
+	}
+	prep, ok := dc.conn.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlstore: driver connection %T cannot prepare with a context", dc.conn)
+	}
+	s, err := prep.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	dc.stmts[query] = s
+	return s, nil
+}
+
+func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
+	s, err := dc.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := s.(driver.StmtExecContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlstore: driver statement %T cannot execute with a context", s)
+	}
+	return ex.ExecContext(ctx, nv)
+}
+
+func (dc *driverConn) query(ctx context.Context, query string, args []any) (*driverRows, error) {
+	s, err := dc.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := s.(driver.StmtQueryContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlstore: driver statement %T cannot query with a context", s)
+	}
+	rows, err := q.QueryContext(ctx, nv)
+	if err != nil {
+		return nil, err
+	}
+	return &driverRows{rows: rows, vals: make([]driver.Value, len(rows.Columns()))}, nil
+}
+
+// namedValues converts arguments as database/sql does for a driver
+// without its own converter.
+func namedValues(args []any) ([]driver.NamedValue, error) {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		var v driver.Value
+		switch a := a.(type) {
+		case nil, string, int64, []byte, bool:
+			v = a
+		case int:
+			v = int64(a)
+		default:
+			var err error
+			if v, err = driver.DefaultParameterConverter.ConvertValue(a); err != nil {
+				return nil, fmt.Errorf("sqlstore: argument %d: %w", i+1, err)
+			}
+		}
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return nv, nil
+}
+
+// driverRows reads the rows of a query run on the driver; it has the
+// methods of *sql.Rows that this package uses.
+type driverRows struct {
+	rows   driver.Rows
+	vals   []driver.Value
+	err    error
+	closed bool
+}
+
+func (r *driverRows) Next() bool {
+	if r.closed {
+		return false
+	}
+	if err := r.rows.Next(r.vals); err != nil {
+		if err != io.EOF {
+			r.err = err
+		}
+		r.Close()
+		return false
+	}
+	return true
+}
+
+func (r *driverRows) Scan(dest ...any) error {
+	if r.closed {
+		return errors.New("sqlstore: scan of closed rows")
+	}
+	if len(dest) != len(r.vals) {
+		return fmt.Errorf("sqlstore: scan: %d destinations for %d columns", len(dest), len(r.vals))
+	}
+	for i, d := range dest {
+		if err := assign(d, r.vals[i]); err != nil {
+			return fmt.Errorf("sqlstore: scan column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (r *driverRows) Err() error { return r.err }
+
+func (r *driverRows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.rows.Close()
+	if r.err == nil {
+		r.err = err
+	}
+	return err
+}
+
+// driverRow is the one row that queryRow asked for; like *sql.Row, its
+// Scan returns sql.ErrNoRows when there is none.
+type driverRow struct {
+	rows *driverRows
+	err  error
+}
+
+func (r driverRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
+}
