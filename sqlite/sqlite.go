@@ -73,7 +73,7 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: write, Read: read, Dialect: dialect{}, Sealer: box,
-		GroupCommit: !o.NoGroupCommit, DirectWrites: true})
+		GroupCommit: !o.NoGroupCommit, DirectWrites: true, ValuesLists: true})
 	if err != nil {
 		write.Close()
 		read.Close()

@@ -37,6 +37,9 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 	if err != nil {
 		return err
 	}
+	if t.db.valuesLists {
+		return t.recordInLists(ctx, results, disabled)
+	}
 	for _, r := range results {
 		if err := t.recordAttempt(ctx, r, disabled[r.WebhookID]); err != nil {
 			return err
@@ -82,24 +85,13 @@ func (t *txn) disabledWebhooks(ctx context.Context, results []pathhook.Result) (
 // recordAttempt writes one attempt and its delivery's new state.
 func (t *txn) recordAttempt(ctx context.Context, r pathhook.Result, webhookDisabled bool) error {
 	a := r.Attempt
-	var errText *string
-	if a.Error != nil {
-		s := cleanText(*a.Error)
-		errText = &s
-	}
 	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
 		SELECT org_id, id, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
-		a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, errText, []byte(a.ResponseBody), r.DeliveryID)
+		a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a), []byte(a.ResponseBody), r.DeliveryID)
 	if err != nil {
 		return fail("record attempt", err)
 	}
-	status, next, ended, reason := r.Status, nullMicros(&r.NextAttemptAt), any(nil), any(nil)
-	if status == pathhook.DeliveryPending && webhookDisabled {
-		status, reason = pathhook.DeliveryFailed, "webhook disabled"
-	}
-	if status != pathhook.DeliveryPending {
-		next, ended = nil, micros(attemptEnd(a))
-	}
+	status, next, ended, reason := outcome(r, webhookDisabled)
 	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, due_at = ?,
 		attempt_count = CASE WHEN attempt_count > ? THEN attempt_count ELSE ? END,
 		lease_owner = '', lease_until = 0, ended_at = ?, end_reason = ? WHERE id = ?`,
@@ -108,6 +100,28 @@ func (t *txn) recordAttempt(ctx context.Context, r pathhook.Result, webhookDisab
 		return fail("record delivery", err)
 	}
 	return nil
+}
+
+// attemptError is an attempt's error as the error column keeps it.
+func attemptError(a pathhook.Attempt) *string {
+	if a.Error == nil {
+		return nil
+	}
+	s := cleanText(*a.Error)
+	return &s
+}
+
+// outcome is the state a result leaves its delivery in: status,
+// next_attempt_at (also its due_at), ended_at and end_reason.
+func outcome(r pathhook.Result, webhookDisabled bool) (status string, next, ended, reason any) {
+	status, next = r.Status, nullMicros(&r.NextAttemptAt)
+	if status == pathhook.DeliveryPending && webhookDisabled {
+		status, reason = pathhook.DeliveryFailed, "webhook disabled"
+	}
+	if status != pathhook.DeliveryPending {
+		next, ended = nil, micros(attemptEnd(r.Attempt))
+	}
+	return status, next, ended, reason
 }
 
 // recordFailing updates failing_since of each webhook in results: cleared

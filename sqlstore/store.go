@@ -39,6 +39,11 @@ type Config struct {
 	// and the pool is one connection that stays open (SQLite). The dialect
 	// must not need NewWork, which it is not given a *sql.Tx for.
 	DirectWrites bool
+	// ValuesLists lets Record write a batch with a few statements over
+	// multi-row VALUES lists (UPDATE ... FROM (VALUES ...)) instead of two
+	// statements per result. SQLite takes their untyped parameters as
+	// given; PostgreSQL would want each cast.
+	ValuesLists bool
 }
 
 // DB is a pathhook.Store on a SQL database, with the delivery engine's
@@ -50,6 +55,7 @@ type DB struct {
 	queries     sync.Map // query text -> rebound query text
 	group       *committer
 	direct      bool
+	valuesLists bool
 	driverConns driverConns
 }
 
@@ -61,7 +67,8 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.DirectWrites}
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.DirectWrites,
+		valuesLists: c.ValuesLists}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
