@@ -109,7 +109,12 @@ func (c *committer) run(group []*request) {
 		group[0].done <- c.alone(group[0])
 		return
 	}
-	errs, err := c.together(group)
+	// On SQLite the closures run without savepoints, unless one fails
+	// after it wrote: then the group runs again with them.
+	errs, err := c.together(group, !c.db.direct)
+	if errors.Is(err, errUndo) {
+		errs, err = c.together(group, true)
+	}
 	for i, r := range group {
 		if err != nil {
 			// The shared transaction failed: nothing of it committed.
@@ -119,9 +124,21 @@ func (c *committer) run(group []*request) {
 	}
 }
 
-// together runs the group in one transaction. It returns each closure's
-// own error, or an error of the transaction, in which case none committed.
-func (c *committer) together(group []*request) ([]error, error) {
+// errUndo ends a group transaction run without savepoints when a closure
+// fails after it changed the database: only a rollback undoes the change.
+var errUndo = errors.New("sqlstore: a closure failed after it wrote")
+
+// together runs the group in one transaction, each closure in a savepoint
+// if guarded. It returns each closure's own error, or an error of the
+// transaction, in which case none committed.
+//
+// Unguarded, a closure that fails with a domain error having changed
+// nothing (a read that found nothing, an insert that met a conflict and
+// did nothing) needs nothing undone, and the savepoint would only cost a
+// copy of every page the closure touches; one that changed rows ends the
+// transaction with errUndo. Only direct writes know what a closure
+// changed. SQLite undoes a failed statement by itself.
+func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 	errs := make([]error, len(group))
 	// The transaction outlives any one caller; a caller's cancellation
 	// must not interrupt statements of the others.
@@ -131,8 +148,20 @@ func (c *committer) together(group []*request) ([]error, error) {
 			if errs[i] = r.ctx.Err(); errs[i] != nil {
 				continue
 			}
-			if err := c.inSavepoint(ctx, t, r, &errs[i]); err != nil {
-				return err
+			if guarded {
+				if err := c.inSavepoint(ctx, t, r, &errs[i]); err != nil {
+					return err
+				}
+				continue
+			}
+			t.wrote = false
+			if errs[i] = r.fn(t); errs[i] != nil {
+				if !isDomain(errs[i]) {
+					return errs[i]
+				}
+				if t.wrote {
+					return errUndo
+				}
 			}
 		}
 		return nil

@@ -23,6 +23,8 @@ type txn struct {
 	// ctx, when set, replaces the callers' contexts: in a group commit one
 	// caller's cancellation must not interrupt a transaction it shares.
 	ctx context.Context
+	// wrote is set by direct statements that changed rows, or may have.
+	wrote bool
 }
 
 var _ pathhook.Tx = (*txn)(nil)
@@ -44,7 +46,12 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	q := t.db.rebound(query)
 	if t.direct != nil {
-		return t.direct.exec(ctx, q, args)
+		res, err := t.direct.exec(ctx, q, args)
+		if err == nil {
+			n, aerr := res.RowsAffected()
+			t.wrote = t.wrote || aerr != nil || n != 0
+		}
+		return res, err
 	}
 	return t.tx.ExecContext(ctx, q, args...)
 }
@@ -55,6 +62,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error
 	}
 	q := t.db.rebound(query)
 	if t.direct != nil {
+		t.wrote = t.wrote || !isSelect(q)
 		return t.direct.query(ctx, q, args)
 	}
 	return t.tx.QueryContext(ctx, q, args...)
@@ -66,10 +74,17 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 	}
 	q := t.db.rebound(query)
 	if t.direct != nil {
+		t.wrote = t.wrote || !isSelect(q)
 		rs, err := t.direct.query(ctx, q, args)
 		return driverRow{rows: rs, err: err}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// isSelect reports whether query is a plain SELECT, which changes
+// nothing; a query that may (UPDATE ... RETURNING) counts as a write.
+func isSelect(query string) bool {
+	return len(query) >= 6 && strings.EqualFold(query[:6], "SELECT")
 }
 
 // newWork tells the dialect that the transaction makes deliveries
