@@ -130,7 +130,7 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "; the bare relay: %.0f µs per request", r.Relay.CPUMicrosPerRequest)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  peak RSS       %8.1f MB\n", float64(p.PeakRSSBytes)/(1<<20))
+	fmt.Fprintf(w, "  peak RSS       %8.1f MiB\n", float64(p.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "  delivered      %d of %d accepted; lost %d; duplicates %d (%.3f%%)\n",
 		p.Delivered, p.Accepted, p.Lost, p.Duplicates, 100*p.DuplicateRatio())
 	if odd := p.Extra + p.Unexpected + p.Unknown + p.BadSignatures; odd > 0 {
@@ -153,7 +153,7 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "  TIMED OUT      after --wait %s; %d webhooks still had pending deliveries\n", c.Wait, p.PendingWebhooks)
 	}
 	if b := r.Backlog; b != nil {
-		fmt.Fprintf(w, "\nbacklog\n  pending        %d deliveries while the receiver was down; server RSS %.1f MB\n", b.Pending, float64(b.RSSBytes)/(1<<20))
+		fmt.Fprintf(w, "\nbacklog\n  pending        %d deliveries while the receiver was down; server peak RSS so far %.1f MiB\n", b.Pending, float64(b.RSSBytes)/(1<<20))
 		fmt.Fprintf(w, "  drain          %8.0f deliveries/s  (%.2fs from the receiver's return to the last arrival)\n", b.DrainPerSecond, b.DrainSeconds)
 	}
 }
