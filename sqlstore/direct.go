@@ -31,6 +31,9 @@ type driverConns struct {
 type driverConn struct {
 	conn  driver.Conn
 	stmts map[string]driver.Stmt
+	// dataVersion is what PRAGMA data_version last said, if versionKnown.
+	dataVersion  int64
+	versionKnown bool
 }
 
 func (cs *driverConns) get(c driver.Conn) *driverConn {

@@ -167,10 +167,14 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 		return nil
 	}
 	if c.db.direct {
+		var t *txn
 		err := c.db.onDriver(ctx, func(dc *driverConn) error {
-			t := &txn{db: c.db, direct: dc, write: true, ctx: ctx}
+			t = &txn{db: c.db, direct: dc, write: true, ctx: ctx}
 			return dc.transact(func() error { return each(t) })
 		})
+		if err == nil {
+			c.db.cache.keep(t.fills)
+		}
 		return errs, err
 	}
 	tx, err := c.db.write.BeginTx(ctx, nil)
@@ -204,6 +208,8 @@ func (c *committer) inSavepoint(ctx context.Context, t *txn, r *request, rerr *e
 		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT grp"); err != nil {
 			return fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
 		}
+		// What the closure read may have been its own writes, now undone.
+		c.db.cache.bump()
 	}
 	if _, err := t.exec(ctx, "RELEASE SAVEPOINT grp"); err != nil {
 		return fmt.Errorf("sqlstore: release savepoint: %w", err)

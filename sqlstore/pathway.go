@@ -21,10 +21,24 @@ func (t *txn) CreatePathway(ctx context.Context, p *pathhook.Pathway) error {
 
 // Pathway returns one of org's pathways, without its webhooks.
 func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway, error) {
+	cached, err := t.cached()
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{orgID, id}
+	if cached {
+		if p, ok := t.db.cache.pathway(key); ok {
+			return &p, nil
+		}
+	}
+	gen := t.db.cache.current()
 	p := &pathhook.Pathway{}
 	row := t.queryRow(ctx, "SELECT "+pathwayColumns+" FROM pathways WHERE org_id = ? AND id = ?", orgID, id)
-	if err := one(scanPathway(row, p), "pathway", pathhook.NotFound("pathway", id)); err != nil {
-		return nil, err
+	if err := scanPathway(row, p); err != nil {
+		return nil, one(err, "pathway", pathhook.NotFound("pathway", id))
+	}
+	if cached {
+		t.fills = append(t.fills, cacheFill{gen: gen, key: key, pathway: clonePtr(p)})
 	}
 	return p, nil
 }

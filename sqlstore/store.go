@@ -57,6 +57,7 @@ type DB struct {
 	direct      bool
 	valuesLists bool
 	driverConns driverConns
+	cache       readCache
 }
 
 var _ pathhook.Store = (*DB)(nil)
@@ -94,9 +95,18 @@ func (db *DB) Close() error {
 	return err
 }
 
-// SQL returns the database pool that writes, for checks that the Store
-// does not offer (health checks, tests that read raw columns).
-func (db *DB) SQL() *sql.DB { return db.write }
+// SQL returns a database pool for checks that the Store does not offer
+// (health checks, tests that read raw columns): the pool that writes, or,
+// for a store with DirectWrites, the read pool. Such a store keeps what its
+// write transactions read in memory (see cache.go) and learns of changes
+// made through other connections, but not of changes made on its own
+// write connection behind its back.
+func (db *DB) SQL() *sql.DB {
+	if db.direct {
+		return db.read
+	}
+	return db.write
+}
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
@@ -135,10 +145,15 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			return db.onDriver(ctx, func(dc *driverConn) error {
-				t := &txn{db: db, direct: dc, write: true, ctx: context.Background()}
+			var t *txn
+			err := db.onDriver(ctx, func(dc *driverConn) error {
+				t = &txn{db: db, direct: dc, write: true, ctx: context.Background()}
 				return dc.transact(func() error { return fn(t) })
 			})
+			if err == nil {
+				db.cache.keep(t.fills)
+			}
+			return err
 		}
 		tx, err := db.write.BeginTx(ctx, nil)
 		if err != nil {

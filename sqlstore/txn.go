@@ -25,6 +25,11 @@ type txn struct {
 	ctx context.Context
 	// wrote is set by direct statements that changed rows, or may have.
 	wrote bool
+	// fills are the reads that the cache keeps if the transaction commits.
+	fills []cacheFill
+	// versionChecked is set once the cache has been checked against
+	// commits of other connections.
+	versionChecked bool
 }
 
 var _ pathhook.Tx = (*txn)(nil)
@@ -48,8 +53,9 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	if t.direct != nil {
 		res, err := t.direct.exec(ctx, q, args)
 		if err == nil {
-			n, aerr := res.RowsAffected()
-			t.wrote = t.wrote || aerr != nil || n != 0
+			if n, aerr := res.RowsAffected(); aerr != nil || n != 0 {
+				t.changed(q)
+			}
 		}
 		return res, err
 	}
@@ -62,7 +68,9 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error
 	}
 	q := t.db.rebound(query)
 	if t.direct != nil {
-		t.wrote = t.wrote || !isSelect(q)
+		if !isSelect(q) {
+			t.changed(q)
+		}
 		return t.direct.query(ctx, q, args)
 	}
 	return t.tx.QueryContext(ctx, q, args...)
@@ -74,11 +82,21 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 	}
 	q := t.db.rebound(query)
 	if t.direct != nil {
-		t.wrote = t.wrote || !isSelect(q)
+		if !isSelect(q) {
+			t.changed(q)
+		}
 		rs, err := t.direct.query(ctx, q, args)
 		return driverRow{rows: rs, err: err}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// changed notes that query changed rows, or may have.
+func (t *txn) changed(query string) {
+	t.wrote = true
+	if changesCached(query) {
+		t.db.cache.bump()
+	}
 }
 
 // isSelect reports whether query is a plain SELECT, which changes

@@ -70,6 +70,28 @@ func (t *txn) Webhook(ctx context.Context, orgID, id string) (*pathhook.Webhook,
 
 // Webhooks returns a pathway's webhooks with their secrets in plain.
 func (t *txn) Webhooks(ctx context.Context, orgID, pathwayID string) ([]pathhook.Webhook, error) {
+	cached, err := t.cached()
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{orgID, pathwayID}
+	if cached {
+		if ws, ok := t.db.cache.webhookList(key); ok {
+			return copyWebhooks(ws), nil
+		}
+	}
+	gen := t.db.cache.current()
+	ws, err := t.webhooks(ctx, orgID, pathwayID)
+	if err != nil {
+		return nil, err
+	}
+	if cached {
+		t.fills = append(t.fills, cacheFill{gen: gen, key: key, webhooks: copyWebhooks(ws)})
+	}
+	return ws, nil
+}
+
+func (t *txn) webhooks(ctx context.Context, orgID, pathwayID string) ([]pathhook.Webhook, error) {
 	rows, err := t.query(ctx, "SELECT "+webhookColumns+" FROM webhooks WHERE org_id = ? AND pathway_id = ? ORDER BY id",
 		orgID, pathwayID)
 	if err != nil {
