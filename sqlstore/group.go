@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/pathhook/pathhook"
@@ -70,18 +71,31 @@ func (c *committer) loop() {
 			c.drain()
 			return
 		}
-		group := []*request{first}
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case r := <-c.requests:
-				group = append(group, r)
-			default:
-				break gather
-			}
+		group := c.gather([]*request{first})
+		if len(group) < maxGroup {
+			// The callers that the last commit answered are runnable
+			// but have not come back yet: without a yield the first of
+			// them would commit alone and the rest wait for it, so
+			// that groups alternated between one caller and all the
+			// others. The yield returns at once when nothing else runs.
+			runtime.Gosched()
+			group = c.gather(group)
 		}
 		c.run(group)
 	}
+}
+
+// gather adds the requests waiting now to group, up to maxGroup.
+func (c *committer) gather(group []*request) []*request {
+	for len(group) < maxGroup {
+		select {
+		case r := <-c.requests:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // drain answers the requests that were handed over before Close.
