@@ -6,7 +6,8 @@
 // commits may be lost on a power failure). All writes go through one
 // connection whose transactions begin IMMEDIATE, so that writers take turns
 // instead of deadlocking on lock upgrades; reads use a separate pool of
-// read-only connections.
+// read-only connections, and checkpoints a connection of their own in the
+// background (see checkpoint.go).
 package sqlite
 
 import (
@@ -47,7 +48,7 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: %q is not a database file path (give a plain file path such as pathhook.db)", path)
 	}
-	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate", fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", writerCheckpointPages)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -73,7 +74,8 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: write, Read: read, Dialect: dialect{}, Sealer: box,
-		GroupCommit: !o.NoGroupCommit, DirectWrites: true, ValuesLists: true})
+		GroupCommit: !o.NoGroupCommit, DirectWrites: true, ValuesLists: true,
+		Background: func(ctx context.Context) { checkpoints(ctx, path) }})
 	if err != nil {
 		write.Close()
 		read.Close()

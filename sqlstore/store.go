@@ -30,8 +30,9 @@ type Config struct {
 	// Sealer seals webhook secrets at rest; nil stores them in plain.
 	Sealer pathhook.Sealer
 	// GroupCommit runs the closures of concurrent Updates in one
-	// transaction, each in its own savepoint, to share one commit. It
-	// suits a database with one writer (SQLite).
+	// transaction, each in its own savepoint (with DirectWrites, only
+	// when one fails after it wrote; see group.go), to share one commit.
+	// It suits a database with one writer (SQLite).
 	GroupCommit bool
 	// DirectWrites runs the write transactions on the driver of the write
 	// pool, below database/sql, with every query prepared once per
@@ -44,20 +45,25 @@ type Config struct {
 	// statements per result. SQLite takes their untyped parameters as
 	// given; PostgreSQL would want each cast.
 	ValuesLists bool
+	// Background, if set, runs from Open until Close, which cancels its
+	// context and waits for it to return: upkeep that should not hold up
+	// the writes (SQLite's checkpoints).
+	Background func(ctx context.Context)
 }
 
 // DB is a pathhook.Store on a SQL database, with the delivery engine's
 // queue methods. It is safe for concurrent use.
 type DB struct {
-	write, read *sql.DB
-	dialect     Dialect
-	box         pathhook.Sealer
-	queries     sync.Map // query text -> rebound query text
-	group       *committer
-	direct      bool
-	valuesLists bool
-	driverConns driverConns
-	cache       readCache
+	write, read    *sql.DB
+	dialect        Dialect
+	box            pathhook.Sealer
+	queries        sync.Map // query text -> rebound query text
+	group          *committer
+	direct         bool
+	valuesLists    bool
+	driverConns    driverConns
+	cache          readCache
+	stopBackground func()
 }
 
 var _ pathhook.Store = (*DB)(nil)
@@ -76,11 +82,26 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.GroupCommit {
 		db.group = newCommitter(db)
 	}
+	if c.Background != nil {
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Background(ctx)
+		}()
+		db.stopBackground = func() {
+			cancel()
+			<-done
+		}
+	}
 	return db, nil
 }
 
 // Close stops the DB and closes its database pools.
 func (db *DB) Close() error {
+	if db.stopBackground != nil {
+		db.stopBackground()
+	}
 	if db.group != nil {
 		db.group.stop()
 	}
