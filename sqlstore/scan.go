@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
@@ -9,8 +10,8 @@ import (
 
 // assign stores a value that the driver returned into dest, for the
 // destinations that this package scans into, with database/sql's
-// conversions among them. The driver has copied the value out of the
-// database already, so byte slices are kept, not copied again.
+// conversions among them. Byte slices are copied, as database/sql copies
+// them: a driver may reuse its buffer for the next row.
 func assign(dest any, v driver.Value) error {
 	switch d := dest.(type) {
 	case sql.Scanner:
@@ -65,7 +66,7 @@ func assign(dest any, v driver.Value) error {
 		case nil:
 			*d = nil
 		case []byte:
-			*d = v
+			*d = bytes.Clone(v)
 		case string:
 			*d = []byte(v)
 		default:
