@@ -50,6 +50,18 @@ func (cs *driverConns) get(c driver.Conn) *driverConn {
 	return dc
 }
 
+// drop closes the statements prepared on c and forgets it.
+func (cs *driverConns) drop(c driver.Conn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if dc := cs.conns[c]; dc != nil {
+		for _, s := range dc.stmts {
+			_ = s.Close()
+		}
+		delete(cs.conns, c)
+	}
+}
+
 // onDriver runs fn on a connection of the write pool, held for fn alone.
 func (db *DB) onDriver(ctx context.Context, fn func(*driverConn) error) error {
 	conn, err := db.write.Conn(ctx)
@@ -62,7 +74,12 @@ func (db *DB) onDriver(ctx context.Context, fn func(*driverConn) error) error {
 		if !ok {
 			return fmt.Errorf("sqlstore: driver connection %T is not a driver.Conn", c)
 		}
-		return fn(db.driverConns.get(dc))
+		err := fn(db.driverConns.get(dc))
+		if errors.Is(err, driver.ErrBadConn) {
+			// The pool discards the connection: its statements go first.
+			db.driverConns.drop(dc)
+		}
+		return err
 	})
 }
 
