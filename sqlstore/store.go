@@ -36,9 +36,11 @@ type Config struct {
 	GroupCommit bool
 	// DirectWrites runs the write transactions on the driver of the write
 	// pool, below database/sql, with every query prepared once per
-	// connection (see direct.go). It pays off where statements are cheap
-	// and the pool is one connection that stays open (SQLite). The dialect
-	// must not need NewWork, which it is not given a *sql.Tx for.
+	// connection (see direct.go), and serves their reads of pathways and
+	// webhook lists from memory (see cache.go). It pays off where
+	// statements are cheap and the pool is one connection that stays open
+	// (SQLite). The dialect must not need NewWork, which it is not given a
+	// *sql.Tx for, and nothing but the store may write through the pool.
 	DirectWrites bool
 	// ValuesLists lets Record write a batch with a few statements over
 	// multi-row VALUES lists (UPDATE ... FROM (VALUES ...)) instead of two
