@@ -182,3 +182,23 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuthenticate measures Service.Authenticate, a read transaction
+// that every API request makes, from concurrent callers.
+func BenchmarkAuthenticate(b *testing.B) {
+	_, svc, org, _ := benchStore(b, sqlite.Options{})
+	key, _, err := svc.CreateAPIKey(context.Background(), org, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	defer cpuMeter(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.Authenticate(context.Background(), key); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}

@@ -11,7 +11,7 @@ import (
 
 // Every change that emits an event reads its pathway and the pathway's
 // webhooks, which change rarely; on SQLite those two reads cost about a
-// third of an enrolment. A store with DirectWrites keeps them in memory
+// third of an enrolment. A store with Config.Direct keeps them in memory
 // for its write transactions, which all run on the one write connection
 // and so see the database in turn:
 //
@@ -107,7 +107,7 @@ func (c *readCache) keep(fills []cacheFill) {
 // a transaction it learns whether another connection has committed since
 // the write connection last looked, which empties the cache.
 func (t *txn) cached() (bool, error) {
-	if t.direct == nil {
+	if t.direct == nil || !t.write {
 		return false, nil
 	}
 	if t.versionChecked {

@@ -10,8 +10,8 @@ import (
 	"sync"
 )
 
-// A store with Config.DirectWrites runs its write transactions on the
-// write connection's driver, below database/sql. database/sql starts a
+// A store with Config.Direct runs its transactions on the drivers of
+// its pools' connections, below database/sql. database/sql starts a
 // goroutine for every query in a transaction (to close its rows if the
 // transaction's context ends), wraps every prepared statement anew for
 // each transaction, and converts each value through reflection; on
@@ -20,13 +20,13 @@ import (
 // connection and run with its arguments bound directly.
 
 // driverConns holds the statements prepared on each driver connection of
-// the write pool (one, for SQLite).
+// the pools.
 type driverConns struct {
 	mu    sync.Mutex
 	conns map[driver.Conn]*driverConn
 }
 
-// driverConn is one connection of the write pool, used only inside
+// driverConn is one connection of a pool, used only inside
 // (*sql.Conn).Raw, which holds it for one transaction at a time.
 type driverConn struct {
 	conn  driver.Conn
@@ -62,9 +62,9 @@ func (cs *driverConns) drop(c driver.Conn) {
 	}
 }
 
-// onDriver runs fn on a connection of the write pool, held for fn alone.
-func (db *DB) onDriver(ctx context.Context, fn func(*driverConn) error) error {
-	conn, err := db.write.Conn(ctx)
+// onDriver runs fn on a connection of pool, held for fn alone.
+func (db *DB) onDriver(ctx context.Context, pool *sql.DB, fn func(*driverConn) error) error {
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: connect: %w", err)
 	}
@@ -83,29 +83,32 @@ func (db *DB) onDriver(ctx context.Context, fn func(*driverConn) error) error {
 	})
 }
 
-// closeStmts closes the statements prepared on the write pool's
-// connections, which Close is about to close.
-func (db *DB) closeStmts(ctx context.Context) error {
-	return db.onDriver(ctx, func(dc *driverConn) error {
-		var err error
-		for q, s := range dc.stmts {
+// closeStmts closes the statements prepared on the pools' connections,
+// which Close is about to close; nothing uses them any more.
+func (cs *driverConns) closeStmts() error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	var err error
+	for c, dc := range cs.conns {
+		for _, s := range dc.stmts {
 			err = errors.Join(err, s.Close())
-			delete(dc.stmts, q)
 		}
-		return err
-	})
+		delete(cs.conns, c)
+	}
+	return err
 }
 
-// transact runs fn in a transaction on dc: it commits if fn returns nil
-// and rolls back otherwise. A transaction that cannot be rolled back
-// leaves the connection unusable, and the pool discards it.
-func (dc *driverConn) transact(fn func() error) error {
+// transact runs fn in a transaction on dc, read-only if asked: it
+// commits if fn returns nil and rolls back otherwise. A transaction that
+// cannot be rolled back leaves the connection unusable, and the pool
+// discards it.
+func (dc *driverConn) transact(readOnly bool, fn func() error) error {
 	ctx := context.Background()
 	begin, ok := dc.conn.(driver.ConnBeginTx)
 	if !ok {
 		return fmt.Errorf("sqlstore: driver connection %T cannot begin transactions", dc.conn)
 	}
-	tx, err := begin.BeginTx(ctx, driver.TxOptions{})
+	tx, err := begin.BeginTx(ctx, driver.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}

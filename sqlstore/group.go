@@ -182,9 +182,9 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 	}
 	if c.db.direct {
 		var t *txn
-		err := c.db.onDriver(ctx, func(dc *driverConn) error {
+		err := c.db.onDriver(ctx, c.db.write, func(dc *driverConn) error {
 			t = &txn{db: c.db, direct: dc, write: true, ctx: ctx}
-			return dc.transact(func() error { return each(t) })
+			return dc.transact(false, func() error { return each(t) })
 		})
 		if err == nil {
 			c.db.cache.keep(t.fills)

@@ -30,18 +30,18 @@ type Config struct {
 	// Sealer seals webhook secrets at rest; nil stores them in plain.
 	Sealer pathhook.Sealer
 	// GroupCommit runs the closures of concurrent Updates in one
-	// transaction, each in its own savepoint (with DirectWrites, only
-	// when one fails after it wrote; see group.go), to share one commit.
+	// transaction, each in its own savepoint (with Direct, only when
+	// one fails after it wrote; see group.go), to share one commit.
 	// It suits a database with one writer (SQLite).
 	GroupCommit bool
-	// DirectWrites runs the write transactions on the driver of the write
-	// pool, below database/sql, with every query prepared once per
-	// connection (see direct.go), and serves their reads of pathways and
-	// webhook lists from memory (see cache.go). It pays off where
-	// statements are cheap and the pool is one connection that stays open
-	// (SQLite). The dialect must not need NewWork, which it is not given a
-	// *sql.Tx for, and nothing but the store may write through the pool.
-	DirectWrites bool
+	// Direct runs the transactions on the drivers of the pools'
+	// connections, below database/sql, with every query prepared once per
+	// connection (see direct.go), and serves the write transactions' reads
+	// of pathways and webhook lists from memory (see cache.go). It pays off
+	// where statements are cheap and connections stay open (SQLite). The
+	// dialect must not need NewWork, which it is not given a *sql.Tx for,
+	// and nothing but the store may write through the write pool.
+	Direct bool
 	// ValuesLists lets Record write a batch with a few statements over
 	// multi-row VALUES lists (UPDATE ... FROM (VALUES ...)) instead of two
 	// statements per result. SQLite takes their untyped parameters as
@@ -76,7 +76,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.DirectWrites,
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct,
 		valuesLists: c.ValuesLists}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
@@ -107,10 +107,7 @@ func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.stop()
 	}
-	var err error
-	if db.direct {
-		err = db.closeStmts(context.Background())
-	}
+	err := db.driverConns.closeStmts()
 	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -120,7 +117,7 @@ func (db *DB) Close() error {
 
 // SQL returns a database pool for checks that the Store does not offer
 // (health checks, tests that read raw columns): the pool that writes, or,
-// for a store with DirectWrites, the read pool. Such a store keeps what its
+// for a store with Direct, the read pool. Such a store keeps what its
 // write transactions read in memory (see cache.go) and learns of changes
 // made through other connections, but not of changes made on its own
 // write connection behind its back.
@@ -146,6 +143,15 @@ func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 // View runs fn in one read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 	return db.retry(ctx, func() error {
+		if db.direct {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return db.onDriver(ctx, db.read, func(dc *driverConn) error {
+				t := &txn{db: db, direct: dc, ctx: context.Background()}
+				return dc.transact(true, func() error { return fn(t) })
+			})
+		}
 		tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
 			return fmt.Errorf("sqlstore: begin: %w", err)
@@ -169,9 +175,9 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 				return err
 			}
 			var t *txn
-			err := db.onDriver(ctx, func(dc *driverConn) error {
+			err := db.onDriver(ctx, db.write, func(dc *driverConn) error {
 				t = &txn{db: db, direct: dc, write: true, ctx: context.Background()}
-				return dc.transact(func() error { return fn(t) })
+				return dc.transact(false, func() error { return fn(t) })
 			})
 			if err == nil {
 				db.cache.keep(t.fills)

@@ -16,7 +16,7 @@ import (
 type txn struct {
 	db *DB
 	// Exactly one of tx and direct runs the statements: direct in the
-	// write transactions of a store with DirectWrites.
+	// transactions of a store with Config.Direct.
 	tx     *sql.Tx
 	direct *driverConn
 	write  bool
@@ -106,8 +106,8 @@ func isSelect(query string) bool {
 }
 
 // newWork tells the dialect that the transaction makes deliveries
-// claimable by any node. A store with DirectWrites has no *sql.Tx to give
-// it; its dialect (SQLite) has nothing to notify.
+// claimable by any node. A store with Config.Direct has no *sql.Tx to
+// give it; its dialect (SQLite) has nothing to notify.
 func (t *txn) newWork(ctx context.Context) error {
 	if t.tx == nil {
 		return nil
