@@ -10,6 +10,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -87,18 +88,18 @@ func (c *Config) setDefaults() {
 	if c.Owner == "" {
 		c.Owner = defaultOwner()
 	}
-	c.Platform = cmpOr(c.Platform, DefaultPlatform)
+	c.Platform = cmp.Or(c.Platform, DefaultPlatform)
 	if len(c.Schedule) == 0 {
 		c.Schedule = DefaultSchedule()
 	}
-	c.Timeout = cmpOr(c.Timeout, DefaultTimeout)
-	c.Workers = cmpOr(c.Workers, DefaultWorkers)
-	c.PerWebhook = cmpOr(c.PerWebhook, DefaultPerWebhook)
-	c.QueueSize = cmpOr(c.QueueSize, DefaultQueueSize)
-	c.Lease = max(cmpOr(c.Lease, DefaultLease), 2*c.Timeout+2*leaseMargin)
-	c.FlushInterval = cmpOr(c.FlushInterval, DefaultFlushInterval)
-	c.AutoDisableAfter = cmpOr(c.AutoDisableAfter, DefaultAutoDisableAfter)
-	c.Retention = cmpOr(c.Retention, DefaultRetention)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.PerWebhook = cmp.Or(c.PerWebhook, DefaultPerWebhook)
+	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
+	c.Lease = max(cmp.Or(c.Lease, DefaultLease), 2*c.Timeout+2*leaseMargin)
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
+	c.AutoDisableAfter = cmp.Or(c.AutoDisableAfter, DefaultAutoDisableAfter)
+	c.Retention = cmp.Or(c.Retention, DefaultRetention)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -111,14 +112,6 @@ func (c *Config) setDefaults() {
 	if c.Transport == nil {
 		c.Transport = NewTransport(c.Control, c.Timeout, c.Workers)
 	}
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func defaultOwner() string {
