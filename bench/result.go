@@ -131,8 +131,12 @@ func (r *Result) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  peak RSS       %8.1f MiB\n", float64(p.PeakRSSBytes)/(1<<20))
-	fmt.Fprintf(w, "  delivered      %d of %d accepted; lost %d; duplicates %d (%.3f%%)\n",
-		p.Delivered, p.Accepted, p.Lost, p.Duplicates, 100*p.DuplicateRatio())
+	lost := fmt.Sprintf("lost %d", p.Lost)
+	if p.TimedOut && p.PendingWebhooks > 0 {
+		lost = fmt.Sprintf("not delivered within --wait %d (late or lost: deliveries still pending)", p.Lost)
+	}
+	fmt.Fprintf(w, "  delivered      %d of %d accepted; %s; duplicates %d (%.3f%%)\n",
+		p.Delivered, p.Accepted, lost, p.Duplicates, 100*p.DuplicateRatio())
 	if odd := p.Extra + p.Unexpected + p.Unknown + p.BadSignatures; odd > 0 {
 		fmt.Fprintf(w, "  anomalies      extra events %d, unexpected %d, unknown %d, bad signatures %d\n", p.Extra, p.Unexpected, p.Unknown, p.BadSignatures)
 	}

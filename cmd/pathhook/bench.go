@@ -51,6 +51,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 func benchVerdict(r *bench.Result) error {
 	p := r.Pathhook
 	switch {
+	case p.Lost > 0 && p.TimedOut && p.PendingWebhooks > 0:
+		return fmt.Errorf("bench: %d of %d accepted events were not delivered within --wait %s; %d webhooks still had pending deliveries", p.Lost, p.Accepted, r.Config.Wait, p.PendingWebhooks)
 	case p.Lost > 0:
 		return fmt.Errorf("bench: %d of %d accepted events were not delivered", p.Lost, p.Accepted)
 	case p.Extra+p.Unexpected+p.Unknown > 0:
