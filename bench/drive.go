@@ -122,6 +122,9 @@ func (b *bench) await(ctx context.Context, l *load, t *tally) (timedOut bool, pe
 			wait = time.Second // the API's rate limit is shared with nothing else now, but stay light
 		}
 		if time.Now().After(deadline) {
+			if n, err := b.api.pending(ctx, b.hooks); err == nil {
+				pending = n
+			}
 			return true, pending
 		}
 		sleepUntil(ctx, time.Now().Add(wait))
