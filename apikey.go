@@ -62,15 +62,20 @@ func newAPIKeyValue() (string, error) {
 }
 
 // Authenticate returns the live API key that key is, or EUNAUTHORIZED.
+// A key that authenticated is trusted for KeyCacheTTL without another read.
 func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error) {
 	unauthorized := Errorf(EUNAUTHORIZED, "a valid API key is required: send Authorization: Bearer <key>")
 	if key == "" {
 		return nil, unauthorized
 	}
-	hash := HashAPIKey(key)
-	var k *APIKey
+	hash := sha256.Sum256([]byte(key))
+	now := s.clock()
+	k, gen := s.keys.get(hash, now)
+	if k != nil {
+		return k, nil
+	}
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		k, err = tx.APIKeyByHash(ctx, hash)
+		k, err = tx.APIKeyByHash(ctx, hash[:])
 		return err
 	})
 	switch {
@@ -78,9 +83,10 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*APIKey, error)
 		return nil, unauthorized
 	case err != nil:
 		return nil, err
-	case subtle.ConstantTimeCompare(k.Hash, hash) != 1 || k.RevokedAt != nil:
+	case subtle.ConstantTimeCompare(k.Hash, hash[:]) != 1 || k.RevokedAt != nil:
 		return nil, unauthorized
 	}
+	s.keys.put(hash, k, gen, now)
 	return k, nil
 }
 
@@ -166,6 +172,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) (*APIKey, 
 		k.RevokedAt = &now
 		return tx.UpdateAPIKey(ctx, k)
 	})
+	if err == nil {
+		s.keys.drop(k.Hash)
+	}
 	return k, err
 }
 

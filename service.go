@@ -16,6 +16,7 @@ type Service struct {
 	lease      LeaseOwner
 	allowHTTP  bool
 	checkHost  func(ctx context.Context, host string) error
+	keys       keyCache
 }
 
 // Config holds what a Service needs. Store is required; the rest may be

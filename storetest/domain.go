@@ -37,6 +37,25 @@ func testOrgsAndKeys(t *testing.T, h *harness) {
 	if has := must(h.svc.HasAPIKeys(h.ctx))(t); !has {
 		t.Error("HasAPIKeys = false after creating keys")
 	}
+	testKeyRevokedElsewhere(t, h)
+}
+
+// testKeyRevokedElsewhere revokes a key through another Service on the same
+// store, as another node or the CLI would: the first Service, which has the
+// key cached, refuses it once pathhook.KeyCacheTTL has passed.
+func testKeyRevokedElsewhere(t *testing.T, h *harness) {
+	key, k := must3(t)(h.svc.CreateAPIKey(h.ctx, h.org, "elsewhere"))
+	must(h.svc.Authenticate(h.ctx, key))(t)
+	other := pathhook.NewService(pathhook.Config{Store: h.db, Clock: h.clock.Now})
+	must(other.RevokeAPIKey(h.ctx, h.org, k.ID))(t)
+	_, err := other.Authenticate(h.ctx, key)
+	wantCode(t, err, pathhook.EUNAUTHORIZED)
+	if _, err := h.svc.Authenticate(h.ctx, key); err != nil {
+		t.Errorf("a key revoked elsewhere, within the cache TTL: %v; want it still cached", err)
+	}
+	h.clock.Add(pathhook.KeyCacheTTL)
+	_, err = h.svc.Authenticate(h.ctx, key)
+	wantCode(t, err, pathhook.EUNAUTHORIZED)
 }
 
 func must3(t *testing.T) func(string, *pathhook.APIKey, error) (string, *pathhook.APIKey) {
