@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -62,9 +63,10 @@ func (a *api) call(ctx context.Context, method, path string, in, out any) error 
 	}
 }
 
-// setup creates n pathways and enables the enrolments webhook of each,
-// pointed at hookURL, and returns the pathways' and webhooks' ids.
-func (a *api) setup(ctx context.Context, n int, hookURL, secret string) (pathways, webhooks []string, err error) {
+// setup creates n pathways, named after name, and enables the enrolments
+// webhook of each, pointed at hookURL, and returns the pathways' and
+// webhooks' ids.
+func (a *api) setup(ctx context.Context, name string, n int, hookURL, secret string) (pathways, webhooks []string, err error) {
 	for i := range n {
 		var pw struct {
 			ID       string `json:"id"`
@@ -73,7 +75,7 @@ func (a *api) setup(ctx context.Context, n int, hookURL, secret string) (pathway
 				Category string `json:"category"`
 			} `json:"webhooks"`
 		}
-		if err := a.call(ctx, http.MethodPost, "/v1/pathways", map[string]string{"name": fmt.Sprintf("Bench pathway %d", i+1)}, &pw); err != nil {
+		if err := a.call(ctx, http.MethodPost, "/v1/pathways", map[string]string{"name": fmt.Sprintf("%s %d", name, i+1)}, &pw); err != nil {
 			return nil, nil, err
 		}
 		hook := ""
@@ -112,4 +114,33 @@ func (a *api) pending(ctx context.Context, webhooks []string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// eventIDs returns the event ids of webhook's deliveries in status, from
+// every page of the list.
+func (a *api) eventIDs(ctx context.Context, webhook, status string) ([]string, error) {
+	var ids []string
+	cursor := ""
+	for {
+		path := "/v1/webhooks/" + webhook + "/deliveries?status=" + status + "&limit=100"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		var page struct {
+			Data []struct {
+				EventID string `json:"event_id"`
+			} `json:"data"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		if err := a.call(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, d := range page.Data {
+			ids = append(ids, d.EventID)
+		}
+		if page.NextCursor == nil || *page.NextCursor == "" {
+			return ids, nil
+		}
+		cursor = *page.NextCursor
+	}
 }

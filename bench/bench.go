@@ -9,6 +9,9 @@
 // ceiling (a plain net/http server that signs each body and forwards it
 // synchronously to the receiver: the two HTTP hops any webhook sender pays
 // for, without a database, a queue or any logic).
+//
+// With slow webhooks it also measures fairness: what webhooks whose
+// endpoint takes seconds to answer cost the healthy ones (see fairness.go).
 package bench
 
 import (
@@ -67,6 +70,16 @@ type Config struct {
 	// answer: it measures the server's memory with that backlog and how
 	// fast it drains.
 	Backlog bool `json:"backlog"`
+	// SlowWebhooks, if above 0, makes a fairness run: after the run above,
+	// whose webhooks are the healthy ones, a second phase makes the same
+	// calls to them again with calls to SlowWebhooks more webhooks among
+	// them, whose endpoint (a second receiver) takes SlowLatency to answer
+	// each request. SlowShare is the share of the second phase's calls
+	// that go to the slow webhooks; 0 means as many per slow webhook as
+	// per healthy one.
+	SlowWebhooks int           `json:"slow_webhooks"`
+	SlowLatency  time.Duration `json:"slow_latency_ns"`
+	SlowShare    float64       `json:"slow_share"`
 	// NoCeilings skips the raw and relay ceilings.
 	NoCeilings bool `json:"no_ceilings"`
 	// Wait bounds the time from the last accepted call to the end of the
@@ -88,6 +101,7 @@ const (
 	DefaultConcurrency   = 64
 	DefaultRetrySchedule = "1s,2s,4s,8s,15s,30s"
 	DefaultWait          = 3 * time.Minute
+	DefaultSlowLatency   = 5 * time.Second
 )
 
 // maxCeilingRequests bounds the ceilings of a long run: they measure a
@@ -102,6 +116,14 @@ func (c *Config) setDefaults() {
 	c.RetrySchedule = cmpOr(c.RetrySchedule, DefaultRetrySchedule)
 	if c.Wait == 0 {
 		c.Wait = DefaultWait
+	}
+	if c.SlowWebhooks > 0 {
+		if c.SlowLatency == 0 {
+			c.SlowLatency = DefaultSlowLatency
+		}
+		if c.SlowShare == 0 {
+			c.SlowShare = float64(c.SlowWebhooks) / float64(c.Webhooks+c.SlowWebhooks)
+		}
 	}
 	if c.Env == nil {
 		c.Env = os.Environ()
@@ -144,6 +166,16 @@ func (c *Config) check() error {
 		return errors.New("no server binary")
 	case c.Wait < 0:
 		return errors.New("--wait: must not be negative")
+	case c.SlowWebhooks < 0:
+		return errors.New("--slow-webhooks: must not be negative")
+	case c.SlowWebhooks == 0 && (c.SlowLatency != 0 || c.SlowShare != 0):
+		return errors.New("--slow-latency and --slow-share: need --slow-webhooks")
+	case c.SlowLatency < 0:
+		return errors.New("--slow-latency: must not be negative")
+	case c.SlowShare < 0 || c.SlowShare >= 1:
+		return errors.New("--slow-share: must be at least 0 and below 1")
+	case c.SlowWebhooks > 0 && (c.Kill > 0 || c.Backlog):
+		return errors.New("--slow-webhooks with --kill or --backlog: choose one")
 	}
 	return nil
 }
@@ -159,6 +191,11 @@ type bench struct {
 	api    *api
 	paths  []string // each pathway's enrolments path
 	hooks  []string // each pathway's enrolments webhook id
+
+	// The slow webhooks of a fairness run, and their endpoint.
+	slow      *receiver
+	slowPaths []string
+	slowHooks []string
 }
 
 // Run makes one run and returns what it measured. It stops the servers
@@ -184,6 +221,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := b.drive(ctx, r); err != nil {
 		return nil, err
 	}
+	if c.SlowWebhooks > 0 {
+		if err := b.besideSlow(ctx, r); err != nil {
+			return nil, err
+		}
+	}
 	if r.Relay != nil && r.Relay.PerSecond > 0 {
 		r.RelayRatio = float64(int(r.Pathhook.PerSecond/r.Relay.PerSecond*1000)) / 1000
 	}
@@ -199,6 +241,13 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	if b.rc, err = newReceiver([]byte(b.secret), b.c.ReceiverLatency, b.epoch); err != nil {
 		return err
+	}
+	if b.c.SlowWebhooks > 0 {
+		// Its own listener, as a slow receiver elsewhere would be: it
+		// shares no connection pool with the healthy one.
+		if b.slow, err = newReceiver([]byte(b.secret), b.c.SlowLatency, b.epoch); err != nil {
+			return err
+		}
 	}
 	adminKey := "bench-" + randomHex(24)
 	var key [32]byte
@@ -224,15 +273,28 @@ func (b *bench) prepare(ctx context.Context) error {
 		}
 	}
 	b.api = &api{client: newClient(4), base: b.nodes[0].URL, auth: "Bearer " + adminKey}
-	pathways, hooks, err := b.api.setup(ctx, b.c.Webhooks, b.rc.url+"/hook", b.secret)
+	pathways, hooks, err := b.api.setup(ctx, "Bench pathway", b.c.Webhooks, b.rc.url+"/hook", b.secret)
 	if err != nil {
 		return fmt.Errorf("set up webhooks: %w", err)
 	}
-	b.hooks = hooks
-	for _, pw := range pathways {
-		b.paths = append(b.paths, "/v1/pathways/"+pw+"/enrolments")
+	b.paths, b.hooks = enrolmentPaths(pathways), hooks
+	if b.slow != nil {
+		pathways, hooks, err := b.api.setup(ctx, "Slow bench pathway", b.c.SlowWebhooks, b.slow.url+"/hook", b.secret)
+		if err != nil {
+			return fmt.Errorf("set up slow webhooks: %w", err)
+		}
+		b.slowPaths, b.slowHooks = enrolmentPaths(pathways), hooks
 	}
 	return nil
+}
+
+// enrolmentPaths returns the API path that enrols a learner in each pathway.
+func enrolmentPaths(pathways []string) []string {
+	paths := make([]string, len(pathways))
+	for i, pw := range pathways {
+		paths[i] = "/v1/pathways/" + pw + "/enrolments"
+	}
+	return paths
 }
 
 func (b *bench) close() {
@@ -241,8 +303,10 @@ func (b *bench) close() {
 		wg.Go(func() { n.stop(30 * time.Second) })
 	}
 	wg.Wait()
-	if b.rc != nil {
-		b.rc.close()
+	for _, rc := range []*receiver{b.rc, b.slow} {
+		if rc != nil {
+			rc.close()
+		}
 	}
 	if b.db != nil {
 		if err := b.db.drop(); err != nil && b.c.Progress != nil {
@@ -278,7 +342,7 @@ func (b *bench) ceiling(ctx context.Context, label string, n int, base string) C
 	l.url = func(i, _ int) string { return base + b.paths[i%len(b.paths)] }
 	l.body = body
 	t := newTally(n)
-	p := showProgress(b.c.Progress, b.c.Terminal, label, n, func() int { return int(l.started.Load()) }, t.progress)
+	p := showProgress(b.c.Progress, b.c.Terminal, label, n, func() int { return int(l.started.Load()) }, t.progress, nil)
 	defer p.done()
 	return ceiling(ctx, b.rc, l, t)
 }

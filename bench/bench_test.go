@@ -48,6 +48,24 @@ func TestTallyCount(t *testing.T) {
 	}
 }
 
+func TestTallyFromBase(t *testing.T) {
+	t.Parallel()
+	tl := newTallyFrom(100, 3)
+	tl.arrive(101, "evt_b", time.Millisecond)
+	tl.arrive(1, "evt_old", time.Millisecond) // a learner of an earlier phase
+	tl.arrive(103, "evt_z", time.Millisecond)
+	tl.receive()
+	tl.hangUp()
+	got := tl.count([]bool{true, true, false})
+	want := Counts{Accepted: 2, Delivered: 1, Lost: 1, Unknown: 2, Received: 1, Requests: 3, HungUp: 1}
+	if got != want {
+		t.Errorf("count =\n %+v, want\n %+v", got, want)
+	}
+	if ids := tl.eventIDs(); len(ids) != 1 || !ids["evt_b"] {
+		t.Errorf("eventIDs = %v", ids)
+	}
+}
+
 func TestIndexOf(t *testing.T) {
 	t.Parallel()
 	tests := map[string]int{
@@ -256,6 +274,41 @@ func TestRunBacklog(t *testing.T) {
 	}
 }
 
+// TestRunBesideSlow runs a fairness run against the fake server, whose
+// deliveries go out after it answers: the slow endpoint takes longer than
+// the run, so each of its events is still pending at the end, and is
+// counted so, not as lost. It asserts the accounting, not the cost.
+func TestRunBesideSlow(t *testing.T) {
+	t.Parallel()
+	c := fakeConfig(t, fakeAsyncEnv+"=1")
+	c.NoCeilings, c.SlowWebhooks, c.SlowLatency = true, 1, time.Hour
+	r, err := Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Pathhook; p.Delivered != 300 || p.Lost != 0 || p.TimedOut {
+		t.Errorf("first phase = %+v", p)
+	}
+	f := r.Fairness
+	if f == nil {
+		t.Fatal("no fairness figures")
+	}
+	if p := f.Beside; p.Accepted != 300 || p.Delivered != 300 || p.Lost != 0 || p.Unknown+p.Unexpected != 0 || p.TimedOut || p.PerSecond <= 0 {
+		t.Errorf("second phase, healthy = %+v", p)
+	}
+	// 300 calls to 3 healthy webhooks: 100 to the slow one, a quarter.
+	if s := f.Slow; s.Accepted != 100 || s.Delivered != 0 || s.Pending != 100 || s.Lost != 0 || s.APIErrors != 0 {
+		t.Errorf("slow = %+v, want 100 accepted and pending", s)
+	}
+	var out strings.Builder
+	r.Print(&out)
+	for _, want := range []string{"first phase", "beside slow", "cost", "100 pending in the server"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("Print lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestConfigCheck(t *testing.T) {
 	t.Parallel()
 	tests := map[string]Config{
@@ -266,6 +319,9 @@ func TestConfigCheck(t *testing.T) {
 		"negative rate":       {Rate: -1},
 		"no server binary":    {ServerBinary: "-"},
 		"negative concurrent": {Concurrency: -1},
+		"slow with kill":      {SlowWebhooks: 1, Kill: 1},
+		"slow latency alone":  {SlowLatency: time.Second},
+		"slow share of all":   {SlowWebhooks: 1, SlowShare: 1},
 	}
 	for name, c := range tests {
 		if c.ServerBinary == "-" {

@@ -3,13 +3,15 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
 )
 
 // drive runs the events through pathhook and fills r.Pathhook, and
-// r.Backlog in a backlog run.
+// r.Backlog in a backlog run. In a fairness run this is the first phase:
+// the healthy webhooks alone.
 func (b *bench) drive(ctx context.Context, r *Result) error {
 	n := b.c.Events
 	t := newTally(n)
@@ -19,14 +21,16 @@ func (b *bench) drive(ctx context.Context, r *Result) error {
 	}
 	client := newClient(b.c.Concurrency)
 	defer client.CloseIdleConnections()
-	l := newLoad(client, n, b.c.Concurrency, b.c.Rate, b.epoch)
-	l.url = func(i, try int) string { return b.nodes[(i+try)%len(b.nodes)].URL() + b.paths[i%len(b.paths)] }
-	l.body, l.auth, l.retry = body, b.api.auth, true
+	l := b.enrolments(client, n, 0, b.paths, b.c.Concurrency, b.c.Rate)
 
 	benchCPU, serverCPU := selfCPU(), b.serverCPU()
 	stopSampling := b.sampleRSS()
 	defer stopSampling()
-	p := showProgress(b.c.Progress, b.c.Terminal, "pathhook", n, func() int { return int(l.ok.Load()) }, t.progress)
+	label := "pathhook"
+	if b.slow != nil {
+		label = "healthy"
+	}
+	p := showProgress(b.c.Progress, b.c.Terminal, label, n, func() int { return int(l.ok.Load()) }, t.progress, nil)
 	defer p.done()
 
 	k := &killer{b: b, l: l}
@@ -49,7 +53,7 @@ func (b *bench) drive(ctx context.Context, r *Result) error {
 		release = time.Since(b.epoch)
 		b.rc.release()
 	}
-	timedOut, pending := b.await(ctx, l, t)
+	timedOut, pending := b.await(ctx, l, t, b.hooks)
 	b.sampleNow()
 	benchCPU, serverCPU = selfCPU()-benchCPU, b.serverCPU()-serverCPU
 
@@ -62,6 +66,17 @@ func (b *bench) drive(ctx context.Context, r *Result) error {
 		r.Backlog.DrainSeconds, r.Backlog.DrainPerSecond = drain(t, l, release)
 	}
 	return nil
+}
+
+// enrolments returns a load of n enrolments of learners numbered from base,
+// round-robin over paths, spread across the nodes, each call tried again
+// on another node if it fails in a way that a crash explains.
+func (b *bench) enrolments(client *http.Client, n, base int, paths []string, concurrency int, rate float64) *load {
+	l := newLoad(client, n, concurrency, rate, b.epoch)
+	l.url = func(i, try int) string { return b.nodes[(i+try)%len(b.nodes)].URL() + paths[i%len(paths)] }
+	l.body = func(i int) []byte { return body(base + i) }
+	l.auth, l.retry = b.api.auth, true
+	return l
 }
 
 // measure works out what the run achieved from what was sent and what
@@ -102,17 +117,17 @@ func drain(t *tally, l *load, release time.Duration) (seconds, perSecond float64
 	return (last - release).Seconds(), rate(n, last-release)
 }
 
-// await waits until every accepted call's event has arrived and no
-// webhook has a pending delivery, so that no duplicate can still come, or
-// until Wait has passed. It returns whether it gave up, and how many
-// webhooks still had pending deliveries then.
-func (b *bench) await(ctx context.Context, l *load, t *tally) (timedOut bool, pending int) {
+// await waits until every call that l made and the server accepted has
+// its event in t and none of hooks has a pending delivery, so that no
+// duplicate can still come, or until Wait has passed. It returns whether it
+// gave up, and how many of hooks still had pending deliveries then.
+func (b *bench) await(ctx context.Context, l *load, t *tally, hooks []string) (timedOut bool, pending int) {
 	deadline := time.Now().Add(b.c.Wait)
 	accepted := int(l.ok.Load())
 	for ctx.Err() == nil {
 		wait := 50 * time.Millisecond
 		if t.progress() >= accepted && t.count(l.accepted).Lost == 0 {
-			n, err := b.api.pending(ctx, b.hooks)
+			n, err := b.api.pending(ctx, hooks)
 			if err == nil && n == 0 {
 				return false, 0
 			}
@@ -122,7 +137,7 @@ func (b *bench) await(ctx context.Context, l *load, t *tally) (timedOut bool, pe
 			wait = time.Second // the API's rate limit is shared with nothing else now, but stay light
 		}
 		if time.Now().After(deadline) {
-			if n, err := b.api.pending(ctx, b.hooks); err == nil {
+			if n, err := b.api.pending(ctx, hooks); err == nil {
 				pending = n
 			}
 			return true, pending

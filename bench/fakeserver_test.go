@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,8 +61,7 @@ type fakeServer struct {
 	mu       sync.Mutex
 	pathways int
 	hooks    map[string]*fakeHook
-	inflight atomic.Int64
-	seq      atomic.Int64
+	pending  map[string]map[string]bool // webhook id -> event ids not yet delivered
 }
 
 func fakeServe(args []string) error {
@@ -81,7 +79,8 @@ func fakeServe(args []string) error {
 		return err
 	}
 	dup, _ := strconv.Atoi(os.Getenv(fakeDupEnv))
-	s := &fakeServer{async: os.Getenv(fakeAsyncEnv) == "1", dupN: dup, client: &http.Client{}, db: *db, hooks: map[string]*fakeHook{}}
+	s := &fakeServer{async: os.Getenv(fakeAsyncEnv) == "1", dupN: dup, client: &http.Client{}, db: *db,
+		hooks: map[string]*fakeHook{}, pending: map[string]map[string]bool{}}
 	if data, err := os.ReadFile(s.db); err == nil {
 		if err := json.Unmarshal(data, &s.hooks); err != nil {
 			return err
@@ -96,13 +95,7 @@ func fakeServe(args []string) error {
 	mux.HandleFunc("POST /v1/pathways", s.createPathway)
 	mux.HandleFunc("PUT /v1/webhooks/{id}", s.setupHook)
 	mux.HandleFunc("PATCH /v1/webhooks/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
-	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", func(w http.ResponseWriter, r *http.Request) {
-		if s.inflight.Load() > 0 {
-			w.Write([]byte(`{"data":[{}]}`))
-			return
-		}
-		w.Write([]byte(`{"data":[]}`))
-	})
+	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", s.listDeliveries)
 	mux.HandleFunc("POST /v1/pathways/{id}/enrolments", s.enrol)
 	return http.Serve(ln, mux)
 }
@@ -154,9 +147,19 @@ func (s *fakeServer) enrol(w http.ResponseWriter, r *http.Request) {
 	if s.dupN > 0 && i%s.dupN == 0 {
 		times = 2
 	}
-	s.inflight.Add(1)
+	hookID := "wh_" + pw
+	s.mu.Lock()
+	if s.pending[hookID] == nil {
+		s.pending[hookID] = map[string]bool{}
+	}
+	s.pending[hookID][id] = true
+	s.mu.Unlock()
 	deliver := func() {
-		defer s.inflight.Add(-1)
+		defer func() {
+			s.mu.Lock()
+			delete(s.pending[hookID], id)
+			s.mu.Unlock()
+		}()
 		for range times {
 			for s.post(h, id, payload) != nil {
 				time.Sleep(10 * time.Millisecond)
@@ -170,6 +173,26 @@ func (s *fakeServer) enrol(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte("{}"))
+}
+
+// listDeliveries lists a webhook's pending deliveries, all on one page;
+// the fake fails none.
+func (s *fakeServer) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	type delivery struct {
+		EventID string `json:"event_id"`
+	}
+	list := struct {
+		Data       []delivery `json:"data"`
+		NextCursor *string    `json:"next_cursor"`
+	}{Data: []delivery{}}
+	if r.URL.Query().Get("status") == "pending" {
+		s.mu.Lock()
+		for id := range s.pending[r.PathValue("id")] {
+			list.Data = append(list.Data, delivery{id})
+		}
+		s.mu.Unlock()
+	}
+	json.NewEncoder(w).Encode(list)
 }
 
 func (s *fakeServer) post(h *fakeHook, id string, payload []byte) error {

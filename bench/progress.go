@@ -17,16 +17,17 @@ type progress struct {
 	total int
 	sent  func() int
 	got   func() int
+	note  func() string // more to show after the bar, if set
 	start time.Time
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-// showProgress starts showing a phase of total events; done stops it. A nil
-// w shows nothing.
-func showProgress(w io.Writer, tty bool, label string, total int, sent, got func() int) *progress {
-	p := &progress{w: w, tty: tty, label: label, total: total, sent: sent, got: got, start: time.Now(), stop: make(chan struct{})}
+// showProgress starts showing a phase of total events, and what note says
+// if it is not nil; done stops it. A nil w shows nothing.
+func showProgress(w io.Writer, tty bool, label string, total int, sent, got func() int, note func() string) *progress {
+	p := &progress{w: w, tty: tty, label: label, total: total, sent: sent, got: got, note: note, start: time.Now(), stop: make(chan struct{})}
 	if w == nil {
 		return p
 	}
@@ -60,6 +61,9 @@ func (p *progress) draw(last bool) {
 	elapsed := time.Since(p.start)
 	line := fmt.Sprintf("%-9s sent %*d/%d  delivered %*d  %s %5.1fs", p.label, digits(p.total), sent, p.total,
 		digits(p.total), got, bar(got, p.total, 24), elapsed.Seconds())
+	if p.note != nil {
+		line += "  " + p.note()
+	}
 	switch {
 	case p.tty && last:
 		fmt.Fprintf(p.w, "\r%s\n", line)

@@ -105,8 +105,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	at := time.Since(r.epoch) // a held request arrives when the receiver is back
 	t := r.phase.Load()
-	if r.latency > 0 {
-		time.Sleep(r.latency)
+	t.receive()
+	if r.latency > 0 && !sleepUntil(req.Context(), time.Now().Add(r.latency)) {
+		t.hangUp() // the attempt timed out: the server records a failure
+		return
 	}
 	if f := r.fail.Load(); f > 0 && rand.Uint64N(1<<53) < f {
 		t.fail()

@@ -20,12 +20,15 @@ type Result struct {
 	// nil when the ceilings were skipped.
 	Raw   *Ceiling `json:"raw_ceiling,omitempty"`
 	Relay *Ceiling `json:"relay_ceiling,omitempty"`
-	// Pathhook is the run through the real server.
+	// Pathhook is the run through the real server; in a fairness run, its
+	// first phase, the healthy webhooks alone.
 	Pathhook PathhookRun `json:"pathhook"`
 	// RelayRatio is pathhook's throughput over the bare relay's.
 	RelayRatio float64 `json:"relay_ratio,omitempty"`
 	// Backlog is set by a backlog run.
 	Backlog *Backlog `json:"backlog,omitempty"`
+	// Fairness is set by a run with slow webhooks.
+	Fairness *Fairness `json:"fairness,omitempty"`
 }
 
 // Machine is where the run happened.
@@ -119,7 +122,11 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	p := r.Pathhook
-	fmt.Fprintln(w, "pathhook")
+	if r.Fairness != nil {
+		fmt.Fprintln(w, "pathhook, first phase: the healthy webhooks alone")
+	} else {
+		fmt.Fprintln(w, "pathhook")
+	}
 	if r.Backlog == nil {
 		r.printRates(w)
 	} else {
@@ -143,6 +150,9 @@ func (r *Result) Print(w io.Writer) {
 	if p.FailedOnPurpose > 0 {
 		fmt.Fprintf(w, "  receiver 500s  %d\n", p.FailedOnPurpose)
 	}
+	if p.HungUp > 0 {
+		fmt.Fprintf(w, "  cut off        %d requests the server gave up on before the receiver answered\n", p.HungUp)
+	}
 	if p.APIRetries > 0 || p.APIErrors > 0 {
 		fmt.Fprintf(w, "  API retries    %d (%d throttled with 429); failed calls %d %s\n", p.APIRetries, p.Throttled, p.APIErrors, p.FirstAPIError)
 	}
@@ -159,6 +169,9 @@ func (r *Result) Print(w io.Writer) {
 	if b := r.Backlog; b != nil {
 		fmt.Fprintf(w, "\nbacklog\n  pending        %d deliveries while the receiver was down; server peak RSS so far %.1f MiB\n", b.Pending, float64(b.RSSBytes)/(1<<20))
 		fmt.Fprintf(w, "  drain          %8.0f deliveries/s  (%.2fs from the receiver's return to the last arrival)\n", b.DrainPerSecond, b.DrainSeconds)
+	}
+	if r.Fairness != nil {
+		r.Fairness.print(w, c, p)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pathhook/pathhook/bench"
 )
@@ -47,12 +48,38 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 // benchVerdict fails a run in which the server broke its promise: an event
 // lost, or a delivery that should not exist. Duplicates are allowed, since
-// delivery is at least once; they are printed.
+// delivery is at least once; they are printed. A slow webhook's event that
+// is still pending in the server at the end is not lost.
 func benchVerdict(r *bench.Result) error {
-	p := r.Pathhook
+	if err := runVerdict(r.Pathhook, r.Config.Wait); err != nil {
+		return err
+	}
+	f := r.Fairness
+	if f == nil {
+		return nil
+	}
+	if err := runVerdict(f.Beside, r.Config.Wait); err != nil {
+		return fmt.Errorf("%w (beside the slow webhooks)", err)
+	}
+	s := f.Slow
+	switch {
+	case s.Lost != 0:
+		return fmt.Errorf("bench: %d of the slow webhooks' %d accepted events were neither delivered nor pending nor failed in the server", s.Lost, s.Accepted)
+	case s.Extra+s.Unexpected+s.Unknown > 0:
+		return fmt.Errorf("bench: unexpected deliveries to the slow webhooks: %d extra events, %d for calls not accepted, %d unknown", s.Extra, s.Unexpected, s.Unknown)
+	case s.BadSignatures > 0:
+		return fmt.Errorf("bench: %d deliveries to the slow webhooks had a bad signature", s.BadSignatures)
+	case s.APIErrors > 0:
+		return fmt.Errorf("bench: %d API calls for the slow webhooks failed", s.APIErrors)
+	}
+	return nil
+}
+
+// runVerdict is benchVerdict for one run of the real server.
+func runVerdict(p bench.PathhookRun, wait time.Duration) error {
 	switch {
 	case p.Lost > 0 && p.TimedOut && p.PendingWebhooks > 0:
-		return fmt.Errorf("bench: %d of %d accepted events were not delivered within --wait %s; %d webhooks still had pending deliveries", p.Lost, p.Accepted, r.Config.Wait, p.PendingWebhooks)
+		return fmt.Errorf("bench: %d of %d accepted events were not delivered within --wait %s; %d webhooks still had pending deliveries", p.Lost, p.Accepted, wait, p.PendingWebhooks)
 	case p.Lost > 0:
 		return fmt.Errorf("bench: %d of %d accepted events were not delivered", p.Lost, p.Accepted)
 	case p.Extra+p.Unexpected+p.Unknown > 0:
@@ -76,6 +103,15 @@ the same load generator in the same run (the receiver alone, and a bare
 relay that signs and forwards each request synchronously), the latency from
 API call to receiver, the server's peak RSS, and lost and duplicate
 deliveries. Exits 1 if an accepted event was not delivered.
+
+With --slow-webhooks N it then measures fairness: a second phase makes the
+same number of calls to the healthy webhooks again, with calls to N more
+webhooks among them whose endpoint (a second receiver) takes --slow-latency
+to answer, and prints the healthy webhooks' throughput in both phases and
+what the slow ones cost. It waits for the healthy deliveries only; the
+slow webhooks' events are counted at the end as delivered, still pending
+in the server, or failed, since a slow webhook drains at --per-webhook
+per --slow-latency at most (8 per 5s).
 
 flags:`
 
@@ -101,6 +137,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (c bench.Config, asJSON bo
 	serverFlags := fs.String("server-flags", "", "more flags for serve, space-separated, e.g. \"--workers 128\"")
 	fs.StringVar(&c.RetrySchedule, "retry-schedule", bench.DefaultRetrySchedule, "serve's --retry-schedule for the run")
 	fs.BoolVar(&c.Backlog, "backlog", false, "hold every delivery at the receiver until all events are accepted, then answer: measures the server's RSS with that backlog and how fast it drains")
+	fs.IntVar(&c.SlowWebhooks, "slow-webhooks", 0, "measure fairness: this many more webhooks, whose endpoint takes --slow-latency to answer, beside the healthy ones in a second phase")
+	fs.DurationVar(&c.SlowLatency, "slow-latency", 0, "how long the slow webhooks' endpoint takes to answer; beyond serve's --delivery-timeout every attempt times out (default 5s)")
+	fs.Float64Var(&c.SlowShare, "slow-share", 0, "share (0..1) of the second phase's calls that go to the slow webhooks (default: as many per slow webhook as per healthy one)")
 	fs.BoolVar(&c.NoCeilings, "no-ceilings", false, "skip the raw and bare relay ceilings")
 	fs.DurationVar(&c.Wait, "wait", bench.DefaultWait, "how long to wait for deliveries after the last API call")
 	if err := fs.Parse(args); err != nil {

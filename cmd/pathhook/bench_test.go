@@ -44,6 +44,13 @@ func TestBenchFlags(t *testing.T) {
 	if strings.Join(c.ServerFlags, "|") != "--workers|128|--per-webhook|4" {
 		t.Errorf("ServerFlags = %q", c.ServerFlags)
 	}
+	c, _, err = parseBenchFlags([]string{"--slow-webhooks", "2", "--slow-latency", "20s", "--slow-share", "0.1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SlowWebhooks != 2 || c.SlowLatency != 20*time.Second || c.SlowShare != 0.1 {
+		t.Errorf("slow flags = %d, %s, %v", c.SlowWebhooks, c.SlowLatency, c.SlowShare)
+	}
 
 	for _, args := range [][]string{{"--events", "0"}, {"--concurrency", "-1"}, {"extra"}, {"--rate", "fast"}} {
 		if _, _, err := parseBenchFlags(args, io.Discard); err == nil {
@@ -69,6 +76,25 @@ func TestBenchVerdict(t *testing.T) {
 	extra := ok
 	extra.Pathhook.Extra = 1
 	for name, r := range map[string]bench.Result{"lost": lost, "bad signature": bad, "extra": extra} {
+		if err := benchVerdict(&r); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+
+	// Beside slow webhooks, a slow event still pending is not lost; one
+	// the server no longer has is, and so is a healthy one not delivered.
+	slow := ok
+	slow.Fairness = &bench.Fairness{Beside: ok.Pathhook}
+	slow.Fairness.Slow.Accepted, slow.Fairness.Slow.Delivered, slow.Fairness.Slow.Pending = 10, 2, 8
+	if err := benchVerdict(&slow); err != nil {
+		t.Errorf("slow events pending: %v", err)
+	}
+	slowLost := slow
+	slowLost.Fairness = &bench.Fairness{Beside: ok.Pathhook, Slow: slow.Fairness.Slow}
+	slowLost.Fairness.Slow.Lost = 1
+	healthyLost := slow
+	healthyLost.Fairness = &bench.Fairness{Beside: lost.Pathhook}
+	for name, r := range map[string]bench.Result{"slow lost": slowLost, "healthy lost beside slow": healthyLost} {
 		if err := benchVerdict(&r); err == nil {
 			t.Errorf("%s: no error", name)
 		}
