@@ -6,6 +6,8 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pathhook/pathhook/sqlstore"
@@ -33,6 +35,29 @@ const (
 type dialect struct{}
 
 func (dialect) Rebind(query string) string { return sqlstore.RebindDollar(query) }
+
+// Rows passes each column as one array, which unnest turns back into
+// rows. Unlike a VALUES list, whose parameters PostgreSQL would take as
+// text, the arrays have types, and the statement is the same for any
+// number of rows. The planner guesses that unnest yields few rows, and
+// so joins them through the primary key's index however small the table.
+func (dialect) Rows(types []string, values []any) (string, []any) {
+	params, names := make([]string, len(types)), make([]string, len(types))
+	args := make([]any, len(types))
+	for c, typ := range types {
+		params[c], names[c] = "?::"+typ+"[]", "column"+strconv.Itoa(c+1)
+		column := make([]any, 0, len(values)/len(types))
+		for i := c; i < len(values); i += len(types) {
+			column = append(column, values[i])
+		}
+		args[c] = column
+	}
+	return "unnest(" + strings.Join(params, ", ") + ") AS v(" + strings.Join(names, ", ") + ")", args
+}
+
+// ListRows is n: the statement that Rows makes is the same for any
+// number of rows, so one statement takes them all.
+func (dialect) ListRows(n int) int { return n }
 
 func (dialect) IsUniqueViolation(err error) bool { return pgCode(err) == codeUniqueViolation }
 

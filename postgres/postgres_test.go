@@ -20,7 +20,7 @@ import (
 )
 
 // testURL returns the URL of the test database, or skips the test.
-func testURL(t *testing.T) string {
+func testURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("PATHHOOK_TEST_POSTGRES")
 	if u == "" && os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
@@ -34,7 +34,7 @@ func testURL(t *testing.T) string {
 
 // freshSchema makes a schema of its own for t, drops it when t ends, and
 // returns the URL of the test database with that schema as search path.
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	base := testURL(t)
 	admin, err := sql.Open("pgx", base)

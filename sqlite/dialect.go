@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -18,6 +19,28 @@ var migrations embed.FS
 type dialect struct{}
 
 func (dialect) Rebind(query string) string { return query }
+
+// Rows is a VALUES list; SQLite takes its parameters with the types of
+// their values.
+func (dialect) Rows(types []string, values []any) (string, []any) {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + ")"
+	rows := strings.TrimSuffix(strings.Repeat(row+", ", len(values)/len(types)), ", ")
+	return "(VALUES " + rows + ") AS v", values
+}
+
+// maxListRows bounds the rows of one VALUES list.
+const maxListRows = 64
+
+// ListRows is the largest power of two up to maxListRows that n holds: a
+// VALUES list is a statement of its own for each length, and lengths in
+// powers of two let a few statements, prepared once, serve every batch.
+func (dialect) ListRows(n int) int {
+	size := maxListRows
+	for size > n {
+		size /= 2
+	}
+	return size
+}
 
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *sqlite.Error

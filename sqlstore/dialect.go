@@ -15,6 +15,14 @@ type Dialect interface {
 	// Rebind rewrites a query written with ? placeholders into the
 	// database's own form. It is called once per distinct query.
 	Rebind(query string) string
+	// Rows returns a FROM item named v, whose columns column1, column2,
+	// and so on have the SQL types types (PostgreSQL's names: text,
+	// integer, bigint, boolean, bytea) and yield the rows of values, the
+	// values of one row after another; and the parameters it takes.
+	Rows(types []string, values []any) (from string, args []any)
+	// ListRows is how many of n rows one statement should pass through
+	// Rows.
+	ListRows(n int) int
 	// IsUniqueViolation reports whether err, from an insert, is a unique or
 	// primary key violation.
 	IsUniqueViolation(err error) bool

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pathhook/pathhook"
@@ -125,40 +127,45 @@ func outcome(r pathhook.Result, webhookDisabled bool) (status string, next, ende
 }
 
 // recordFailing updates failing_since of each webhook in results: cleared
-// by a success, set by the first failure after the last success.
+// by a success, set by the first failure after the last success. One
+// statement per list of webhooks does it.
 func (t *txn) recordFailing(ctx context.Context, results []pathhook.Result) error {
-	type outcome struct {
+	type failing struct {
+		id        string
 		succeeded bool       // some attempt in the batch succeeded
 		since     *time.Time // the first failure after the last success
 	}
-	var order []string
-	byWebhook := map[string]*outcome{}
+	var webhooks []*failing
+	byID := map[string]*failing{}
 	for _, r := range results {
-		o := byWebhook[r.WebhookID]
-		if o == nil {
-			o = &outcome{}
-			byWebhook[r.WebhookID] = o
-			order = append(order, r.WebhookID)
+		f := byID[r.WebhookID]
+		if f == nil {
+			f = &failing{id: r.WebhookID}
+			byID[r.WebhookID] = f
+			webhooks = append(webhooks, f)
 		}
 		if r.Status == pathhook.DeliverySucceeded {
-			o.succeeded, o.since = true, nil
-		} else if o.since == nil {
+			f.succeeded, f.since = true, nil
+		} else if f.since == nil {
 			started := r.Attempt.StartedAt
-			o.since = &started
+			f.since = &started
 		}
 	}
-	for _, id := range order {
-		o := byWebhook[id]
-		var err error
-		switch {
-		case o.succeeded && o.since == nil:
-			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL", id)
-		case o.succeeded:
-			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = ? WHERE id = ?", micros(*o.since), id)
-		default:
-			_, err = t.exec(ctx, "UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
-				micros(*o.since), id)
+	// In id order, so that concurrent batches lock shared webhooks in one
+	// order.
+	slices.SortFunc(webhooks, func(a, b *failing) int { return strings.Compare(a.id, b.id) })
+	for _, list := range lists(webhooks, t.db.dialect.ListRows) {
+		values := make([]any, 0, len(failingColumns)*len(list))
+		for _, f := range list {
+			values = append(values, f.id, f.succeeded, nullMicros(f.since))
 		}
+		// A success sets failing_since to the failure after it, or clears
+		// it; failures alone set it only if it is not set. Rows that
+		// would stay NULL are not written.
+		from, args := t.db.dialect.Rows(failingColumns, values)
+		_, err := t.exec(ctx, `UPDATE webhooks SET failing_since = v.column3 FROM `+from+`
+			WHERE webhooks.id = v.column1 AND (v.column2 OR webhooks.failing_since IS NULL)
+			AND (v.column3 IS NOT NULL OR webhooks.failing_since IS NOT NULL)`, args...)
 		if err != nil {
 			return fail("record failing since", err)
 		}

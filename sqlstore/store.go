@@ -43,9 +43,9 @@ type Config struct {
 	// and nothing but the store may write through the write pool.
 	Direct bool
 	// ValuesLists lets Record write a batch with a few statements over
-	// multi-row VALUES lists (UPDATE ... FROM (VALUES ...)) instead of two
-	// statements per result. SQLite takes their untyped parameters as
-	// given; PostgreSQL would want each cast.
+	// lists of rows (Dialect.Rows: VALUES lists, or arrays that unnest
+	// turns into rows) instead of two statements per result, each a
+	// round trip where the database is across a connection.
 	ValuesLists bool
 	// Background, if set, runs from Open until Close, which cancels its
 	// context and waits for it to return: upkeep that should not hold up

@@ -2,27 +2,26 @@ package sqlstore
 
 import (
 	"context"
-	"strings"
 
 	"github.com/pathhook/pathhook"
 )
 
-// maxListRows bounds the rows of one VALUES list. Lists are cut in
-// powers of two, so that a few statements of each shape are prepared
-// once and serve every batch.
-const maxListRows = 64
+// The SQL types of the columns of the lists of rows, for Dialect.Rows.
+var (
+	attemptColumns = []string{"text", "integer", "bigint", "bigint", "integer", "text", "bytea"}
+	outcomeColumns = []string{"text", "text", "bigint", "integer", "bigint", "text"}
+	failingColumns = []string{"text", "boolean", "bigint"}
+)
 
 // recordInLists is what recordAttempt does for each result, for a batch
 // at once: the attempts and the deliveries' new states are written with
-// one statement per list of up to maxListRows results.
+// one statement per list of results (Dialect.ListRows).
 func (t *txn) recordInLists(ctx context.Context, results []pathhook.Result, disabled map[string]bool) error {
 	for _, run := range distinctRuns(results) {
-		for len(run) > 0 {
-			n := listSize(len(run))
-			if err := t.recordList(ctx, run[:n], disabled); err != nil {
+		for _, list := range lists(run, t.db.dialect.ListRows) {
+			if err := t.recordList(ctx, list, disabled); err != nil {
 				return err
 			}
-			run = run[n:]
 		}
 	}
 	return nil
@@ -46,48 +45,47 @@ func distinctRuns(results []pathhook.Result) [][]pathhook.Result {
 	return append(runs, results[start:])
 }
 
-// listSize is the largest power of two up to maxListRows that n holds.
-func listSize(n int) int {
-	size := maxListRows
-	for size > n {
-		size /= 2
+// lists cuts s into lists of the sizes that size, given how many are
+// left, returns.
+func lists[T any](s []T, size func(n int) int) [][]T {
+	var out [][]T
+	for len(s) > 0 {
+		n := size(len(s))
+		out = append(out, s[:n])
+		s = s[n:]
 	}
-	return size
+	return out
 }
 
 func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disabled map[string]bool) error {
-	args := make([]any, 0, 7*len(results))
+	values := make([]any, 0, len(attemptColumns)*len(results))
 	for _, r := range results {
 		a := r.Attempt
-		args = append(args, r.DeliveryID, a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a),
+		values = append(values, r.DeliveryID, a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a),
 			[]byte(a.ResponseBody))
 	}
 	// The deliveries are joined, not matched in a subquery per row, so
 	// that the attempt of a delivery pruned meanwhile is left out, as
 	// recordAttempt leaves it.
+	from, args := t.db.dialect.Rows(attemptColumns, values)
 	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
 		SELECT d.org_id, d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7
-		FROM (VALUES `+valuesList(len(results), 7)+`) AS v JOIN deliveries d ON d.id = v.column1`, args...)
+		FROM `+from+` JOIN deliveries d ON d.id = v.column1`, args...)
 	if err != nil {
 		return fail("record attempts", err)
 	}
-	args = args[:0]
+	values = values[:0]
 	for _, r := range results {
 		status, next, ended, reason := outcome(r, disabled[r.WebhookID])
-		args = append(args, r.DeliveryID, status, next, r.Attempt.N, ended, reason)
+		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason)
 	}
+	from, args = t.db.dialect.Rows(outcomeColumns, values)
 	_, err = t.exec(ctx, `UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
 		attempt_count = CASE WHEN attempt_count > v.column4 THEN attempt_count ELSE v.column4 END,
 		lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
-		FROM (VALUES `+valuesList(len(results), 6)+`) AS v WHERE deliveries.id = v.column1`, args...)
+		FROM `+from+` WHERE deliveries.id = v.column1`, args...)
 	if err != nil {
 		return fail("record deliveries", err)
 	}
 	return nil
-}
-
-// valuesList returns "(?, ?), (?, ?), ..." for rows rows of cols values.
-func valuesList(rows, cols int) string {
-	row := "(" + placeholders(cols) + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
