@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Concurrent claimers", testConcurrentClaims},
 		{"Record", testRecord},
 		{"Record disables", testRecordDisables},
+		{"Record a large batch", testRecordBatch},
 		{"Release", testRelease},
 		{"Disable failing", testDisableFailing},
 		{"Prune", testPrune},
