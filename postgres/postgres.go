@@ -30,8 +30,7 @@ func Open(ctx context.Context, url string, box pathhook.Sealer) (*sqlstore.DB, e
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box,
-		ValuesLists: true})
+	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

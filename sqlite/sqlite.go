@@ -74,7 +74,7 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
 	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: write, Read: read, Dialect: dialect{}, Sealer: box,
-		GroupCommit: !o.NoGroupCommit, Direct: true, ValuesLists: true,
+		GroupCommit: !o.NoGroupCommit, Direct: true,
 		Background: func(ctx context.Context) { checkpoints(ctx, path) }})
 	if err != nil {
 		write.Close()

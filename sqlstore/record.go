@@ -39,15 +39,7 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 	if err != nil {
 		return err
 	}
-	if t.db.valuesLists {
-		return t.recordInLists(ctx, results, disabled)
-	}
-	for _, r := range results {
-		if err := t.recordAttempt(ctx, r, disabled[r.WebhookID]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.recordInLists(ctx, results, disabled)
 }
 
 // attemptEnd is when an attempt ended: the time its outcome is recorded as.
@@ -82,26 +74,6 @@ func (t *txn) disabledWebhooks(ctx context.Context, results []pathhook.Result) (
 		}
 	}
 	return disabled, nil
-}
-
-// recordAttempt writes one attempt and its delivery's new state.
-func (t *txn) recordAttempt(ctx context.Context, r pathhook.Result, webhookDisabled bool) error {
-	a := r.Attempt
-	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
-		SELECT org_id, id, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
-		a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a), []byte(a.ResponseBody), r.DeliveryID)
-	if err != nil {
-		return fail("record attempt", err)
-	}
-	status, next, ended, reason := outcome(r, webhookDisabled)
-	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, due_at = ?,
-		attempt_count = CASE WHEN attempt_count > ? THEN attempt_count ELSE ? END,
-		lease_owner = '', lease_until = 0, ended_at = ?, end_reason = ? WHERE id = ?`,
-		status, next, next, a.N, a.N, ended, reason, r.DeliveryID)
-	if err != nil {
-		return fail("record delivery", err)
-	}
-	return nil
 }
 
 // attemptError is an attempt's error as the error column keeps it.

@@ -42,11 +42,6 @@ type Config struct {
 	// dialect must not need NewWork, which it is not given a *sql.Tx for,
 	// and nothing but the store may write through the write pool.
 	Direct bool
-	// ValuesLists lets Record write a batch with a few statements over
-	// lists of rows (Dialect.Rows: VALUES lists, or arrays that unnest
-	// turns into rows) instead of two statements per result, each a
-	// round trip where the database is across a connection.
-	ValuesLists bool
 	// Background, if set, runs from Open until Close, which cancels its
 	// context and waits for it to return: upkeep that should not hold up
 	// the writes (SQLite's checkpoints).
@@ -62,7 +57,6 @@ type DB struct {
 	queries        sync.Map // query text -> rebound query text
 	group          *committer
 	direct         bool
-	valuesLists    bool
 	driverConns    driverConns
 	cache          readCache
 	stopBackground func()
@@ -76,8 +70,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct,
-		valuesLists: c.ValuesLists}
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}

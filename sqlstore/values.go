@@ -13,9 +13,10 @@ var (
 	failingColumns = []string{"text", "boolean", "bigint"}
 )
 
-// recordInLists is what recordAttempt does for each result, for a batch
-// at once: the attempts and the deliveries' new states are written with
-// one statement per list of results (Dialect.ListRows).
+// recordInLists writes the attempts of results and their deliveries' new
+// states (lease cleared) with two statements per list of results
+// (Dialect.Rows, Dialect.ListRows) instead of two per result, each a round
+// trip where the database is across a connection.
 func (t *txn) recordInLists(ctx context.Context, results []pathhook.Result, disabled map[string]bool) error {
 	for _, run := range distinctRuns(results) {
 		for _, list := range lists(run, t.db.dialect.ListRows) {
@@ -64,9 +65,8 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 		values = append(values, r.DeliveryID, a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a),
 			[]byte(a.ResponseBody))
 	}
-	// The deliveries are joined, not matched in a subquery per row, so
-	// that the attempt of a delivery pruned meanwhile is left out, as
-	// recordAttempt leaves it.
+	// The deliveries are joined, so that the attempt of a delivery
+	// pruned meanwhile is left out.
 	from, args := t.db.dialect.Rows(attemptColumns, values)
 	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
 		SELECT d.org_id, d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7
