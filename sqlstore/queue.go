@@ -119,29 +119,56 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 		return nil
 	}
 	return db.writeTx(ctx, func(t *txn) error {
-		var released int64
-		for start := 0; start < len(ids); start += maxIDsPerQuery {
-			chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
-			args := []any{owner}
-			for _, id := range chunk {
-				args = append(args, id)
-			}
-			res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
-				WHERE lease_owner = ? AND status = 'pending' AND id IN (`+placeholders(len(chunk))+`)`, args...)
-			if err != nil {
-				return fail("release", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fail("release", err)
-			}
-			released += n
-		}
-		if released == 0 {
-			return nil
+		released, err := t.updateByIDs(ctx, "release", `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
+			WHERE lease_owner = ? AND status = 'pending' AND id IN`, []any{owner}, ids)
+		if err != nil || released == 0 {
+			return err
 		}
 		return t.newWork(ctx)
 	})
+}
+
+// Park shortens owner's leases of the given pending deliveries to until,
+// so that polling, of any node, finds them from then on. A lease that ends
+// by until already is left as it is: parking never lengthens a lease. The
+// due_at of a parked delivery moves with its lease, so that NextDue tells
+// the claimers to look again then.
+//
+// No node is told of new work: none is due before until.
+func (db *DB) Park(ctx context.Context, owner string, ids []string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	u := micros(until)
+	return db.writeTx(ctx, func(t *txn) error {
+		_, err := t.updateByIDs(ctx, "park", `UPDATE deliveries
+			SET lease_until = ?, due_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END
+			WHERE lease_owner = ? AND status = 'pending' AND lease_until > ? AND id IN`, []any{u, u, u, owner, u}, ids)
+		return err
+	})
+}
+
+// updateByIDs runs update, which ends in "id IN", with args and then each
+// chunk of up to maxIDsPerQuery ids, and returns how many rows it changed.
+func (t *txn) updateByIDs(ctx context.Context, op, update string, args []any, ids []string) (int64, error) {
+	var changed int64
+	for start := 0; start < len(ids); start += maxIDsPerQuery {
+		chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
+		all := append(make([]any, 0, len(args)+len(chunk)), args...)
+		for _, id := range chunk {
+			all = append(all, id)
+		}
+		res, err := t.exec(ctx, update+" ("+placeholders(len(chunk))+")", all...)
+		if err != nil {
+			return changed, fail(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return changed, fail(op, err)
+		}
+		changed += n
+	}
+	return changed, nil
 }
 
 // QueueStats returns how many deliveries are pending and when the oldest

@@ -230,6 +230,44 @@ func testRelease(t *testing.T, h *harness) {
 	eqSlice(t, "claimed after release", jobIDs(h.claim(t, "node-b", now, time.Minute, 10)), []string{d.ID})
 }
 
+func testPark(t *testing.T, h *harness) {
+	_, ds := h.queued(t, 4)
+	now := h.clock.Now()
+	eq(t, "claimed by node-a", len(h.claim(t, "node-a", now, time.Hour, 3)), 3)
+	eq(t, "claimed by node-b", len(h.claim(t, "node-b", now, time.Hour, 1)), 1)
+	h.record(t, result(ds[2], 1, pathhook.DeliverySucceeded, now, 200))
+	until := now.Add(30 * time.Second)
+	park := func(ids []string, until time.Time) {
+		t.Helper()
+		if err := h.db.Park(h.ctx, "node-a", ids, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	park(append(deliveryIDs(ds), "dlv_unknown"), until)
+	park([]string{ds[0].ID}, now.Add(2*time.Hour)) // never lengthens
+	lease := func(d pathhook.Delivery) string {
+		got := must(h.svc.Delivery(h.ctx, h.org, d.ID))(t)
+		return fmt.Sprintf("%s %s until %s", got.Status, got.LeaseOwner, got.LeaseUntil.Format(time.RFC3339Nano))
+	}
+	at := func(status, owner string, until time.Time) string {
+		return fmt.Sprintf("%s %s until %s", status, owner, until.Format(time.RFC3339Nano))
+	}
+	eq(t, "parked lease", lease(ds[0]), at(pathhook.DeliveryPending, "node-a", until))
+	eq(t, "parked lease", lease(ds[1]), at(pathhook.DeliveryPending, "node-a", until))
+	eq(t, "ended delivery", lease(ds[2]), at(pathhook.DeliverySucceeded, "", time.Time{}))
+	eq(t, "another node's lease", lease(ds[3]), at(pathhook.DeliveryPending, "node-b", now.Add(time.Hour)))
+	next, ok, err := h.db.NextDue(h.ctx)
+	if err != nil || !ok || !next.Equal(until) {
+		t.Errorf("NextDue = %v, %v, %v; want the end of the parked leases, %v", next, ok, err, until)
+	}
+	if jobs := h.claim(t, "node-c", until, time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("claimed %v before the parked leases ran out", jobIDs(jobs))
+	}
+	later := until.Add(time.Millisecond)
+	eqSlice(t, "claimed once the parked leases ran out", jobIDs(h.claim(t, "node-c", later, time.Minute, 10)),
+		[]string{ds[0].ID, ds[1].ID})
+}
+
 func testDisableFailing(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 2)
 	p := must(h.svc.Pathway(h.ctx, h.org, w.PathwayID))(t)

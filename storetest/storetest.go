@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Record disables", testRecordDisables},
 		{"Record a large batch", testRecordBatch},
 		{"Release", testRelease},
+		{"Park", testPark},
 		{"Disable failing", testDisableFailing},
 		{"Prune", testPrune},
 		{"Queue stats and next due", testQueueStats},
