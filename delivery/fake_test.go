@@ -46,6 +46,7 @@ type fakeStore struct {
 	hooks      map[string]*fakeHook
 	records    [][]pathhook.Result
 	releases   []string
+	parks      []fakePark
 	sweeps     []fakeSweep
 	prunes     []time.Time
 	recordErr  func([]pathhook.Result) error // optional
@@ -65,6 +66,11 @@ type fakeHook struct {
 	enabled      bool
 	reason       string
 	failingSince *time.Time
+}
+
+type fakePark struct {
+	until time.Time
+	ids   []string
 }
 
 type fakeSweep struct {
@@ -169,13 +175,34 @@ func (s *fakeStore) Release(_ context.Context, owner string, ids []string) error
 	return nil
 }
 
+func (s *fakeStore) Park(_ context.Context, owner string, ids []string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if d := s.deliveries[id]; d != nil && d.status == pathhook.DeliveryPending && d.leaseOwner == owner && d.leaseUntil.After(until) {
+			d.leaseUntil = until
+		}
+	}
+	s.parks = append(s.parks, fakePark{until, slices.Clone(ids)})
+	return nil
+}
+
+// NextDue returns when the first pending delivery can be claimed: its next
+// attempt, or the end of its lease if that is later.
 func (s *fakeStore) NextDue(context.Context) (time.Time, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var next time.Time
 	for _, d := range s.deliveries {
-		if d.status == pathhook.DeliveryPending && (next.IsZero() || d.next.Before(next)) {
-			next = d.next
+		if d.status != pathhook.DeliveryPending {
+			continue
+		}
+		due := d.next
+		if d.leaseOwner != "" && d.leaseUntil.After(due) {
+			due = d.leaseUntil
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
 		}
 	}
 	return next, !next.IsZero(), nil
@@ -222,6 +249,12 @@ func (s *fakeStore) released() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.releases)
+}
+
+func (s *fakeStore) parked() []fakePark {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.parks)
 }
 
 // newJob returns a job of delivery n to webhook hook at url.

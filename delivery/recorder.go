@@ -12,7 +12,7 @@ import (
 // recordBatch is the most results written in one transaction.
 const recordBatch = 512
 
-// releaseBatch is the most deliveries released in one statement.
+// releaseBatch is the most deliveries released or parked in one statement.
 const releaseBatch = 500
 
 // writeTimeout bounds one write to the store, including the final flush
@@ -20,9 +20,9 @@ const releaseBatch = 500
 const writeTimeout = 10 * time.Second
 
 // recorder is the engine's one writer: it records results in batches, one
-// transaction each, and hands released deliveries back to the store. While
-// one batch is being written the next gathers, so batches grow with load and
-// a quiet engine writes each result at once.
+// transaction each, and hands released and parked deliveries back to the
+// store. While one batch is being written the next gathers, so batches grow
+// with load and a quiet engine writes each result at once.
 type recorder struct {
 	store    Store
 	owner    string
@@ -34,7 +34,14 @@ type recorder struct {
 	results chan pathhook.Result
 	wake    chan struct{}
 	mu      sync.Mutex
-	ids     []string // deliveries to release
+	ids     []string  // deliveries to release
+	parks   []parking // deliveries to park
+}
+
+// parking is deliveries whose leases are to be shortened to until.
+type parking struct {
+	until time.Time
+	ids   []string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -50,6 +57,17 @@ func (r *recorder) add(res pathhook.Result) { r.results <- res }
 func (r *recorder) release(ids ...string) {
 	r.mu.Lock()
 	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// park queues deliveries to be parked until until. It never blocks.
+func (r *recorder) park(until time.Time, ids ...string) {
+	r.mu.Lock()
+	r.parks = append(r.parks, parking{until: until, ids: ids})
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -75,6 +93,7 @@ func (r *recorder) run(ctx context.Context) {
 		case <-r.wake:
 		}
 		r.releaseQueued(ctx)
+		r.parkQueued(ctx)
 	}
 }
 
@@ -176,5 +195,26 @@ func (r *recorder) releaseQueued(ctx context.Context) {
 		}
 		cancel()
 		ids = ids[n:]
+	}
+}
+
+// parkQueued parks the deliveries queued by park, a bounded number per
+// statement.
+func (r *recorder) parkQueued(ctx context.Context) {
+	r.mu.Lock()
+	parks := r.parks
+	r.parks = nil
+	r.mu.Unlock()
+	for _, p := range parks {
+		for ids := p.ids; len(ids) > 0; {
+			n := min(len(ids), releaseBatch)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+			if err := r.store.Park(ctx, r.owner, ids[:n], p.until); err != nil {
+				// Not lost: their leases run out and polling finds them then.
+				r.log.Warn("delivery: cannot park deliveries", "count", n, "err", err)
+			}
+			cancel()
+			ids = ids[n:]
+		}
 	}
 }

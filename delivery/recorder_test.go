@@ -85,6 +85,34 @@ func TestRecorderReleasesInBoundedStatements(t *testing.T) {
 	}
 }
 
+func TestRecorderParksInBoundedStatements(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	store := newFakeStore(clock.Now)
+	var ids []string
+	for i := range releaseBatch + 1 {
+		ids = append(ids, store.add(newJob("wh_a", i, ""), time.Hour).DeliveryID)
+	}
+	r := newTestRecorder(t, store)
+	until := clock.Now().Add(parkFor)
+	r.park(until, ids...)
+	r.park(until.Add(time.Second), ids[0]) // later: no longer
+	r.close()
+	r.run(context.Background())
+	var sizes []int
+	for _, p := range store.parked() {
+		sizes = append(sizes, len(p.ids))
+	}
+	if !slices.Equal(sizes, []int{releaseBatch, 1, 1}) {
+		t.Errorf("Park calls of %v ids", sizes)
+	}
+	for _, id := range []string{ids[0], ids[releaseBatch]} {
+		if d := store.delivery(id); d.leaseOwner != store.owner || !d.leaseUntil.Equal(until) {
+			t.Errorf("%s is leased to %q until %s, want %q until %s", id, d.leaseOwner, d.leaseUntil, store.owner, until)
+		}
+	}
+}
+
 // countingStore is a fakeStore that reports each Release.
 type countingStore struct {
 	*fakeStore

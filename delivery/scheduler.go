@@ -17,6 +17,15 @@ const breakAfter = 5
 // when another node may claim the delivery.
 const leaseMargin = 2 * time.Second
 
+// parkFor is the longest that a parked job is kept from polling. How long
+// a job would wait for its turn is estimated from its webhook's past
+// attempts, which may no longer hold: a receiver that held requests for
+// minutes and then recovered still looks slow for a while. So a parked
+// delivery's lease is shortened to end by then, and the delivery is
+// claimed afresh, here or on another node, rather than when a lease of
+// twice the attempt timeout runs out.
+const parkFor = 30 * time.Second
+
 // hook is the engine's in-memory state of one webhook: its jobs waiting to
 // be attempted, the attempts in flight, and how it has been answering.
 type hook struct {
@@ -47,7 +56,8 @@ type scheduler struct {
 	lowWater int // room at which a waiting claimer is woken
 	timeout  time.Duration
 	clock    func() time.Time
-	release  func(ids ...string) // hands deliveries back to the store
+	release  func(ids ...string)                  // hands deliveries back to the store
+	park     func(until time.Time, ids ...string) // shortens their leases to until
 	wakeRoom func()
 
 	mu       sync.Mutex
@@ -61,19 +71,22 @@ type scheduler struct {
 	stopped  bool
 }
 
-func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string), wakeRoom func()) *scheduler {
+func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string),
+	park func(time.Time, ...string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
-		clock: clock, release: release, wakeRoom: wakeRoom, hooks: make(map[string]*hook), held: make(map[string]struct{})}
+		clock: clock, release: release, park: park, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
+		held: make(map[string]struct{})}
 	s.cond.L = &s.mu
 	return s
 }
 
 // add queues jobs. Those that do not fit in memory are released so that
 // polling, here or on another node, finds them. Those that would go stale in
-// a slow webhook's queue before their turn are parked instead: they keep
-// their lease, which runs out later, so the webhook's backlog waits in the
-// store rather than in memory and is not claimed straight back. A delivery
-// already held is not taken twice.
+// a slow webhook's queue before their turn are parked instead: their leases
+// are shortened to end when their turn would come, or parkFor from now if
+// that is sooner, so the webhook's backlog waits in the store rather than
+// in memory and is not claimed straight back. A delivery already held is
+// not taken twice.
 func (s *scheduler) add(jobs []pathhook.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,7 +94,8 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		return // leases run out and polling finds them
 	}
 	now := s.clock()
-	var overflow []string
+	var overflow, parked []string
+	var until time.Time // of the parked leases
 	for _, job := range jobs {
 		if _, dup := s.held[job.DeliveryID]; dup {
 			continue
@@ -97,7 +111,15 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 			h = &hook{id: job.WebhookID}
 			s.hooks[job.WebhookID] = h
 		}
-		if !s.fits(h, &job, now) {
+		if wait, ok := s.fits(h, &job, now); !ok {
+			if s.givable(&job, now) {
+				parked = append(parked, job.DeliveryID)
+				// One park for them all, ending with the soonest of
+				// their turns, so that none is kept out past its own.
+				if t := now.Add(min(wait, parkFor)); until.IsZero() || t.Before(until) {
+					until = t
+				}
+			}
 			continue
 		}
 		h.queue = append(h.queue, job)
@@ -109,25 +131,29 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	if len(overflow) > 0 {
 		s.release(overflow...)
 	}
+	if len(parked) > 0 {
+		s.park(until, parked...)
+	}
 }
 
-// givable reports whether job's lease is worth releasing: whether it will
-// still be this node's when the release is done. A lease that has run out,
-// or is about to, is left alone: releasing it late could clear the lease of
-// a fresh claim of the same delivery.
+// givable reports whether job's lease is worth releasing or parking:
+// whether it will still be this node's when the store has been told. A lease
+// that has run out, or is about to, is left alone: releasing or parking it
+// late could cut short the lease of a fresh claim of the same delivery.
 func (s *scheduler) givable(job *pathhook.Job, now time.Time) bool {
 	return !job.LeaseUntil.IsZero() && now.Add(leaseMargin).Before(job.LeaseUntil)
 }
 
 // fits reports whether job, queued behind h's other work, is likely to
-// start while its lease still covers the whole attempt.
-func (s *scheduler) fits(h *hook, job *pathhook.Job, now time.Time) bool {
+// start while its lease still covers the whole attempt, and how long it
+// would wait for its turn.
+func (s *scheduler) fits(h *hook, job *pathhook.Job, now time.Time) (wait time.Duration, ok bool) {
 	if job.LeaseUntil.IsZero() {
-		return true
+		return 0, true
 	}
 	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
-	wait := time.Duration(rounds) * h.latency
-	return s.live(job, now.Add(wait))
+	wait = time.Duration(rounds) * h.latency
+	return wait, s.live(job, now.Add(wait))
 }
 
 // live reports whether an attempt of job started at t ends, recorded, before

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -8,11 +9,18 @@ import (
 	"github.com/pathhook/pathhook"
 )
 
-// newTestScheduler returns a scheduler on clock whose releases land in
-// *released.
-func newTestScheduler(clock *fakeClock, perHook, capacity int, released *[]string) *scheduler {
+// handedBack is what a test scheduler has handed back to the store.
+type handedBack struct {
+	released []string
+	parked   []fakePark
+}
+
+// newTestScheduler returns a scheduler on clock whose releases and parks
+// land in back.
+func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack) *scheduler {
 	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
-		func(ids ...string) { *released = append(*released, ids...) }, func() {})
+		func(ids ...string) { back.released = append(back.released, ids...) },
+		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) }, func() {})
 }
 
 func leased(job pathhook.Job, until time.Time) pathhook.Job {
@@ -23,8 +31,8 @@ func leased(job pathhook.Job, until time.Time) pathhook.Job {
 func TestSchedulerTakesWebhooksInTurn(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	var released []string
-	s := newTestScheduler(clock, 8, 100, &released)
+	var back handedBack
+	s := newTestScheduler(clock, 8, 100, &back)
 	until := clock.Now().Add(time.Minute)
 	var jobs []pathhook.Job
 	for i := range 3 {
@@ -51,8 +59,8 @@ func TestSchedulerTakesWebhooksInTurn(t *testing.T) {
 func TestSchedulerHoldsADeliveryOnce(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	var released []string
-	s := newTestScheduler(clock, 8, 100, &released)
+	var back handedBack
+	s := newTestScheduler(clock, 8, 100, &back)
 	job := leased(newJob("wh_a", 1, ""), clock.Now().Add(time.Minute))
 	s.add([]pathhook.Job{job, job})
 	s.add([]pathhook.Job{job})
@@ -74,8 +82,8 @@ func TestSchedulerHoldsADeliveryOnce(t *testing.T) {
 func TestSchedulerReleasesOnlyLeasesItStillHolds(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	var released []string
-	s := newTestScheduler(clock, 8, 1, &released)
+	var back handedBack
+	s := newTestScheduler(clock, 8, 1, &back)
 	now := clock.Now()
 	s.add([]pathhook.Job{
 		leased(newJob("wh_a", 1, ""), now.Add(time.Minute)),
@@ -83,8 +91,8 @@ func TestSchedulerReleasesOnlyLeasesItStillHolds(t *testing.T) {
 		leased(newJob("wh_a", 3, ""), now.Add(time.Second)),  // over capacity, lease ending: left to run out
 		leased(newJob("wh_a", 4, ""), now.Add(-time.Second)), // over capacity, lease gone: left alone
 	})
-	if want := []string{"dlv_wh_a_2"}; !slices.Equal(released, want) {
-		t.Fatalf("released %v, want %v", released, want)
+	if want := []string{"dlv_wh_a_2"}; !slices.Equal(back.released, want) {
+		t.Fatalf("released %v, want %v", back.released, want)
 	}
 	// The queued job goes stale: it is released while the lease lasts...
 	clock.Add(time.Minute - 4*time.Second)
@@ -96,16 +104,16 @@ func TestSchedulerReleasesOnlyLeasesItStillHolds(t *testing.T) {
 	if _, _, ok := s.next(); ok {
 		t.Fatal("a stale job was handed out")
 	}
-	if want := []string{"dlv_wh_a_2", "dlv_wh_a_1"}; !slices.Equal(released, want) {
-		t.Fatalf("released %v, want %v", released, want)
+	if want := []string{"dlv_wh_a_2", "dlv_wh_a_1"}; !slices.Equal(back.released, want) {
+		t.Fatalf("released %v, want %v", back.released, want)
 	}
 }
 
 func TestSchedulerBoundsEachWebhook(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	var released []string
-	s := newTestScheduler(clock, 2, 100, &released)
+	var back handedBack
+	s := newTestScheduler(clock, 2, 100, &back)
 	until := clock.Now().Add(time.Minute)
 	var jobs []pathhook.Job
 	for i := range 20 {
@@ -143,8 +151,8 @@ func TestSchedulerBoundsEachWebhook(t *testing.T) {
 func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	var released []string
-	s := newTestScheduler(clock, 1, 100, &released)
+	var back handedBack
+	s := newTestScheduler(clock, 1, 100, &back)
 	until := clock.Now().Add(time.Minute)
 	s.add([]pathhook.Job{leased(newJob("wh_slow", 0, ""), until)})
 	_, h, _ := s.next()
@@ -156,7 +164,13 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	s.add(jobs)
 	// At 20 s an attempt, one at a time, only the first three start, at
 	// 0, 20 and 40 s, early enough for a 60 s lease with a 5 s timeout.
-	if st := s.stats(); st.Queued != 3 || len(released) != 0 {
-		t.Fatalf("stats %+v, released %v: want 3 queued, the rest parked", st, released)
+	if st := s.stats(); st.Queued != 3 || len(back.released) != 0 {
+		t.Fatalf("stats %+v, released %v: want 3 queued, the rest parked", st, back.released)
+	}
+	// Their turn would come in 60 s, but they are offered to polling again
+	// within parkFor, in case the webhook has become faster.
+	want := []fakePark{{clock.Now().Add(parkFor), []string{"dlv_wh_slow_4", "dlv_wh_slow_5"}}}
+	if fmt.Sprint(back.parked) != fmt.Sprint(want) {
+		t.Fatalf("parked %v, want %v", back.parked, want)
 	}
 }
