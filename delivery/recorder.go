@@ -46,11 +46,14 @@ type parking struct {
 
 func newRecorder(c *Config) *recorder {
 	return &recorder{store: c.Store, owner: c.Owner, linger: c.FlushInterval, log: c.Logger, observer: c.Observer,
-		clock: c.Clock, results: make(chan pathhook.Result, 2*recordBatch), wake: make(chan struct{}, 1)}
+		clock: c.Clock, results: make(chan pathhook.Result, c.Workers), wake: make(chan struct{}, 1)}
 }
 
 // add queues a result for the next batch. It blocks while the store is
-// behind, which holds the workers back rather than piling results up.
+// behind, which holds the workers back rather than piling results up: an
+// attempt that has reached its receiver but is not recorded is sent again
+// if the process dies, so the results queue holds no more than the
+// workers make between two writes.
 func (r *recorder) add(res pathhook.Result) { r.results <- res }
 
 // release queues deliveries to be released. It never blocks.

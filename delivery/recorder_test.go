@@ -12,7 +12,10 @@ import (
 )
 
 func newTestRecorder(t *testing.T, store *fakeStore) *recorder {
-	c := Config{Store: store, Owner: store.owner, Clock: time.Now, Logger: testLogger(t), FlushInterval: -1}
+	// Room for more results than a batch takes, so that tests can queue
+	// them all before run starts.
+	c := Config{Store: store, Owner: store.owner, Clock: time.Now, Logger: testLogger(t), FlushInterval: -1,
+		Workers: 2 * recordBatch}
 	return newRecorder(&c)
 }
 
