@@ -218,6 +218,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if !c.NoCeilings {
 		r.Raw, r.Relay = b.ceilings(ctx)
 	}
+	warmed := 0
+	if c.SlowWebhooks > 0 {
+		var err error
+		if warmed, err = b.warmUp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := b.drive(ctx, r); err != nil {
 		return nil, err
 	}
@@ -225,6 +232,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		if err := b.besideSlow(ctx, r); err != nil {
 			return nil, err
 		}
+		r.Fairness.WarmUpCalls = warmed
 	}
 	if r.Relay != nil && r.Relay.PerSecond > 0 {
 		r.RelayRatio = float64(int(r.Pathhook.PerSecond/r.Relay.PerSecond*1000)) / 1000

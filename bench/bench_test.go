@@ -293,6 +293,9 @@ func TestRunBesideSlow(t *testing.T) {
 	if f == nil {
 		t.Fatal("no fairness figures")
 	}
+	if f.WarmUpCalls != 300 {
+		t.Errorf("%d warm-up calls, want 300 (as many as --events, below %d)", f.WarmUpCalls, warmUpCalls)
+	}
 	if p := f.Beside; p.Accepted != 300 || p.Delivered != 300 || p.Lost != 0 || p.Unknown+p.Unexpected != 0 || p.TimedOut || p.PerSecond <= 0 {
 		t.Errorf("second phase, healthy = %+v", p)
 	}
@@ -302,7 +305,7 @@ func TestRunBesideSlow(t *testing.T) {
 	}
 	var out strings.Builder
 	r.Print(&out)
-	for _, want := range []string{"first phase", "beside slow", "cost", "100 pending in the server"} {
+	for _, want := range []string{"warm-up: 300", "first phase", "beside slow", "cost", "100 pending in the server"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Print lacks %q:\n%s", want, out.String())
 		}

@@ -8,6 +8,10 @@ import (
 	"sync"
 )
 
+// warmUpCalls bounds the unmeasured calls that warm the server up before
+// the first phase of a fairness run.
+const warmUpCalls = 5000
+
 // slowConcurrency is how many client connections make the calls for the
 // slow webhooks: they are a small share, offered at a pace.
 const slowConcurrency = 4
@@ -27,6 +31,9 @@ type Fairness struct {
 	SteadyCostPercent float64 `json:"steady_cost_percent"`
 	// Slow is what became of the calls for the slow webhooks.
 	Slow SlowRun `json:"slow"`
+	// WarmUpCalls is how many calls to the healthy webhooks were made, and
+	// delivered, before the first phase, unmeasured.
+	WarmUpCalls int `json:"warm_up_calls"`
 }
 
 // SlowRun accounts for the calls for the slow webhooks at the end of the
@@ -44,6 +51,30 @@ type SlowRun struct {
 	// OfferedPerSecond is the rate of the slow webhooks' calls that the bench
 	// offered; 0 is as fast as possible.
 	OfferedPerSecond float64 `json:"offered_per_second"`
+}
+
+// warmUp makes calls to the healthy webhooks before the first phase of a
+// fairness run and waits for their deliveries, unmeasured. The two phases
+// are compared; without it the first would run on a cold server (new
+// connections, empty caches, small goroutine stacks) and the second on a
+// warm one, which made the second look faster than the first.
+func (b *bench) warmUp(ctx context.Context) (int, error) {
+	n := min(b.c.Events, warmUpCalls)
+	// Learners after those of both phases: each is enrolled once.
+	base := 2*b.c.Events + slowCalls(b.c)
+	t := newTallyFrom(base, n)
+	b.rc.begin(t, b.c.ReceiverFail)
+	client := newClient(b.c.Concurrency)
+	defer client.CloseIdleConnections()
+	l := b.enrolments(client, n, base, b.paths, b.c.Concurrency, b.c.Rate)
+	p := showProgress(b.c.Progress, b.c.Terminal, "warm-up", n, func() int { return int(l.ok.Load()) }, t.progress, nil)
+	l.run(ctx)
+	timedOut, _ := b.await(ctx, l, t, b.hooks)
+	p.done()
+	if timedOut {
+		return n, fmt.Errorf("warm-up: the deliveries of %d calls did not arrive within --wait %s", n, b.c.Wait)
+	}
+	return n, ctx.Err()
 }
 
 // besideSlow runs the second phase of a fairness run and fills r.Fairness.
@@ -162,7 +193,8 @@ func cost(alone, beside float64) float64 {
 // print writes the fairness run's figures; alone is the first phase.
 func (f *Fairness) print(w io.Writer, c Config, alone PathhookRun) {
 	s := f.Slow
-	fmt.Fprintf(w, "\nbeside %d slow webhook(s): the same %d calls to the %d healthy webhooks again, and %d calls (%.1f%%) to the slow ones, which take %s to answer\n",
+	fmt.Fprintf(w, "\nwarm-up: %d unmeasured calls to the healthy webhooks, delivered before the first phase\n", f.WarmUpCalls)
+	fmt.Fprintf(w, "beside %d slow webhook(s): the same %d calls to the %d healthy webhooks again, and %d calls (%.1f%%) to the slow ones, which take %s to answer\n",
 		c.SlowWebhooks, c.Events, c.Webhooks, slowCalls(c), 100*c.SlowShare, c.SlowLatency)
 	for _, phase := range []struct {
 		name string

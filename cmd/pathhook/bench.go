@@ -104,7 +104,9 @@ relay that signs and forwards each request synchronously), the latency from
 API call to receiver, the server's peak RSS, and lost and duplicate
 deliveries. Exits 1 if an accepted event was not delivered.
 
-With --slow-webhooks N it then measures fairness: a second phase makes the
+With --slow-webhooks N it measures fairness: after up to 5000 unmeasured
+calls that warm the server up, the first phase runs as above over the
+healthy webhooks, then a second phase makes the
 same number of calls to the healthy webhooks again, with calls to N more
 webhooks among them whose endpoint (a second receiver) takes --slow-latency
 to answer, and prints the healthy webhooks' throughput in both phases and
