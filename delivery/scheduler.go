@@ -23,8 +23,13 @@ const leaseMargin = 2 * time.Second
 // minutes and then recovered still looks slow for a while. So a parked
 // delivery's lease is shortened to end by then, and the delivery is
 // claimed afresh, here or on another node, rather than when a lease of
-// twice the attempt timeout runs out.
-const parkFor = 30 * time.Second
+// twice the attempt timeout runs out (hours, with a long timeout).
+//
+// It is no shorter than the default lease: a webhook that stays slow has
+// its backlog claimed and parked again each time the parks end, and with
+// the default timeout that happens no more often than before parks were
+// cut short.
+const parkFor = DefaultLease
 
 // hook is the engine's in-memory state of one webhook: its jobs waiting to
 // be attempted, the attempts in flight, and how it has been answering.
