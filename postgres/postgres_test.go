@@ -145,3 +145,36 @@ func must[T any](v T, err error) func(*testing.T) T {
 		return v
 	}
 }
+
+// TestWarmOpensThePool checks that Options.Warm opens the pool's
+// connections at once, and that Open leaves them to be opened on demand.
+func TestWarmOpensThePool(t *testing.T) {
+	t.Parallel()
+	base := freshSchema(t)
+	admin := must(sql.Open("pgx", testURL(t)))(t)
+	t.Cleanup(func() { admin.Close() })
+	backends := func(app string) int {
+		var n int
+		err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, warm := range []bool{false, true} {
+		app := "pathhook-warm-" + strings.ToLower(rand.Text()[:8])
+		u := must(url.Parse(base))(t)
+		q := u.Query()
+		q.Set("application_name", app)
+		u.RawQuery = q.Encode()
+		db := must(postgres.OpenOptions(context.Background(), u.String(), nil, postgres.Options{Warm: warm}))(t)
+		n := backends(app)
+		db.Close()
+		switch {
+		case warm && n != postgres.MaxConns:
+			t.Errorf("Warm: %d connections open after OpenOptions, want %d", n, postgres.MaxConns)
+		case !warm && n >= postgres.MaxConns:
+			t.Errorf("without Warm: %d connections open after Open, want fewer than %d", n, postgres.MaxConns)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return errors.New("apikey: --org is required")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	store, err := openStore(ctx, *db, getenv("PATHHOOK_SECRET_KEY"), log)
+	store, err := openStore(ctx, *db, getenv("PATHHOOK_SECRET_KEY"), false, log)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // file's lock: alone on it, it takes over the work that a previous process
 // held when it stopped, crashed or was killed.
 func openServeStore(ctx context.Context, c *config, log *slog.Logger) (*sqlstore.DB, func(), error) {
-	store, err := openStore(ctx, c.db, c.secretKey, log)
+	store, err := openStore(ctx, c.db, c.secretKey, true, log)
 	if err != nil || isPostgres(c.db) {
 		return store, func() { store.Close() }, err
 	}

@@ -306,7 +306,7 @@ func checkHealthy(t *testing.T, s *server) {
 func checkReleased(t *testing.T, db, secretKey string, pending int) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := openStore(ctx, db, secretKey, slog.New(slog.DiscardHandler))
+	store, err := openStore(ctx, db, secretKey, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

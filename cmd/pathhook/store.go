@@ -21,14 +21,16 @@ func isPostgres(db string) bool {
 
 // openStore opens the SQLite file or PostgreSQL database that db names, with
 // webhook secrets sealed under the master key: PATHHOOK_SECRET_KEY, or for
-// SQLite a key file beside the database, made on first use.
-func openStore(ctx context.Context, db, secretKey string, log *slog.Logger) (*sqlstore.DB, error) {
+// SQLite a key file beside the database, made on first use. A server opens
+// PostgreSQL's connections at once (postgres.Options.Warm); a command that
+// makes one change does not.
+func openStore(ctx context.Context, db, secretKey string, server bool, log *slog.Logger) (*sqlstore.DB, error) {
 	box, err := openSealer(db, secretKey, log)
 	if err != nil {
 		return nil, err
 	}
 	if isPostgres(db) {
-		return postgres.Open(ctx, db, box)
+		return postgres.OpenOptions(ctx, db, box, postgres.Options{Warm: server})
 	}
 	return sqlite.Open(ctx, db, box)
 }
