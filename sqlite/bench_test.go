@@ -17,38 +17,14 @@ import (
 )
 
 // benchStore opens a store with a sealing box, an org, a pathway and its
-// enrolments webhook enabled.
+// enrolments webhook enabled (storeWithWebhook).
 func benchStore(b *testing.B, o sqlite.Options) (*sqlstore.DB, *pathhook.Service, string, *pathhook.Pathway) {
 	b.Helper()
-	ctx := context.Background()
 	box, err := secretbox.New([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := sqlite.OpenOptions(ctx, filepath.Join(b.TempDir(), "bench.db"), box, o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	svc := pathhook.NewService(pathhook.Config{Store: db})
-	org, err := svc.EnsureOrg(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "Bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	secret := strings.Repeat("s", 32)
-	w := p.Webhooks[0]
-	if _, err := svc.SetupWebhook(ctx, org.ID, w.ID, pathhook.WebhookSetup{URL: "https://example.com/hook", Secret: &secret}); err != nil {
-		b.Fatal(err)
-	}
-	on := true
-	if _, err := svc.SwitchWebhook(ctx, org.ID, w.ID, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
-		b.Fatal(err)
-	}
-	return db, svc, org.ID, p
+	return storeWithWebhook(b, filepath.Join(b.TempDir(), "bench.db"), box, o)
 }
 
 // cpuMeter reports the CPU time (user and system) that the process spends

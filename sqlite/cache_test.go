@@ -14,36 +14,6 @@ import (
 	"github.com/pathhook/pathhook/sqlstore"
 )
 
-// cacheSetup opens a store in dir with one pathway whose enrolments
-// webhook is set up and enabled.
-func cacheSetup(t *testing.T, path string) (*sqlstore.DB, *pathhook.Service, string, *pathhook.Pathway) {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	svc := pathhook.NewService(pathhook.Config{Store: db})
-	org, err := svc.EnsureOrg(ctx, "org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, on := "0123456789abcdef0123456789abcdef", true
-	w := p.Webhooks[0].ID
-	if _, err := svc.SetupWebhook(ctx, org.ID, w, pathhook.WebhookSetup{URL: "https://example.com/a", Secret: &secret}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.SwitchWebhook(ctx, org.ID, w, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
-		t.Fatal(err)
-	}
-	return db, svc, org.ID, p
-}
-
 // webhooksInUpdate returns what Webhooks says in a write transaction,
 // where the store may answer from its cache.
 func webhooksInUpdate(t *testing.T, db *sqlstore.DB, org, pathway string) []pathhook.Webhook {
@@ -84,7 +54,7 @@ func TestCacheSeesChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pathhook.db")
-	db, svc, org, p := cacheSetup(t, path)
+	db, svc, org, p := storeWithWebhook(t, path, nil, sqlite.Options{})
 	w := p.Webhooks[0].ID
 	enrolled(t, svc, org, p, "l1")
 	enrolled(t, svc, org, p, "l2")
@@ -146,7 +116,7 @@ func TestCacheSeesChanges(t *testing.T) {
 func TestCacheForgetsUndoneReads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _, org, p := cacheSetup(t, filepath.Join(t.TempDir(), "pathhook.db"))
+	db, _, org, p := storeWithWebhook(t, filepath.Join(t.TempDir(), "pathhook.db"), nil, sqlite.Options{})
 	const rounds, callers = 5, 30
 	for round := range rounds {
 		var wg sync.WaitGroup
@@ -173,8 +143,8 @@ func TestCacheForgetsUndoneReads(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if u := webhooksInUpdate(t, db, org, p.ID)[0].URL; u == nil || *u != "https://example.com/a" {
-			t.Fatalf("URL read in a transaction after round %d = %v, want https://example.com/a", round, *u)
+		if u := webhooksInUpdate(t, db, org, p.ID)[0].URL; u == nil || *u != hookURL {
+			t.Fatalf("URL read in a transaction after round %d = %v, want %s", round, *u, hookURL)
 		}
 	}
 }

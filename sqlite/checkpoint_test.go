@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/sqlite"
 )
 
 // TestBackgroundCheckpoints checks that the pages that commits append to
@@ -18,7 +19,7 @@ func TestBackgroundCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pathhook.db")
-	_, svc, org, p := cacheSetup(t, path)
+	_, svc, org, p := storeWithWebhook(t, path, nil, sqlite.Options{})
 	before := fileSize(t, path)
 	for i := range 200 {
 		in := pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: fmt.Sprintf("learner-%d", i), Name: "Ada Lovelace"}}

@@ -17,38 +17,17 @@ import (
 func TestRecordBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir()+"/pathhook.db", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	svc := pathhook.NewService(pathhook.Config{Store: db})
-	org, err := svc.EnsureOrg(ctx, "org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: "P"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, svc, org, p := storeWithWebhook(t, t.TempDir()+"/pathhook.db", nil, sqlite.Options{})
 	w := p.Webhooks[0]
-	secret := "0123456789abcdef0123456789abcdef"
-	if _, err := svc.SetupWebhook(ctx, org.ID, w.ID, pathhook.WebhookSetup{URL: "https://example.com/hook", Secret: &secret}); err != nil {
-		t.Fatal(err)
-	}
-	on := true
-	if _, err := svc.SwitchWebhook(ctx, org.ID, w.ID, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
-		t.Fatal(err)
-	}
 	now := time.UnixMilli(1_700_000_000_000).UTC()
 	const n = 101 // lists of 64, 32, 4 and 1
 	var ds []pathhook.Delivery
-	err = db.Update(ctx, func(tx pathhook.Tx) error {
+	err := db.Update(ctx, func(tx pathhook.Tx) error {
 		ds = ds[:0]
 		for i := range n {
-			ev := &pathhook.Event{ID: fmt.Sprintf("evt_%03d", i), OrgID: org.ID, PathwayID: p.ID, Type: pathhook.TypeEnrolmentCreated,
+			ev := &pathhook.Event{ID: fmt.Sprintf("evt_%03d", i), OrgID: org, PathwayID: p.ID, Type: pathhook.TypeEnrolmentCreated,
 				Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: []byte("{}")}
-			d := pathhook.Delivery{ID: fmt.Sprintf("dlv_%03d", i), OrgID: org.ID, WebhookID: w.ID, EventID: ev.ID, EventType: ev.Type,
+			d := pathhook.Delivery{ID: fmt.Sprintf("dlv_%03d", i), OrgID: org, WebhookID: w.ID, EventID: ev.ID, EventType: ev.Type,
 				Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
 			if err := tx.CreateEvent(ctx, ev, []pathhook.Delivery{d}); err != nil {
 				return err
@@ -79,7 +58,7 @@ func TestRecordBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, d := range ds {
-		got, err := svc.Delivery(ctx, org.ID, d.ID)
+		got, err := svc.Delivery(ctx, org, d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
