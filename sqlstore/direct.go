@@ -144,12 +144,18 @@ func (dc *driverConn) stmt(query string) (driver.Stmt, error) {
 	return s, nil
 }
 
-func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
+// bind returns query prepared on dc and args as the driver takes them.
+func (dc *driverConn) bind(query string, args []any) (driver.Stmt, []driver.NamedValue, error) {
 	s, err := dc.stmt(query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nv, err := namedValues(args)
+	return s, nv, err
+}
+
+func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
+	s, nv, err := dc.bind(query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +167,7 @@ func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.R
 }
 
 func (dc *driverConn) query(ctx context.Context, query string, args []any) (*driverRows, error) {
-	s, err := dc.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	nv, err := namedValues(args)
+	s, nv, err := dc.bind(query, args)
 	if err != nil {
 		return nil, err
 	}
