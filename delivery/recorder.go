@@ -34,14 +34,10 @@ type recorder struct {
 	results chan pathhook.Result
 	wake    chan struct{}
 	mu      sync.Mutex
-	ids     []string  // deliveries to release
-	parks   []parking // deliveries to park
-}
-
-// parking is deliveries whose leases are to be shortened to until.
-type parking struct {
-	until time.Time
-	ids   []string
+	// back holds the deliveries to hand back to the store, by the time
+	// their leases are to end: the zero time releases them, a later one
+	// parks them until then.
+	back map[time.Time][]string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -57,20 +53,17 @@ func newRecorder(c *Config) *recorder {
 func (r *recorder) add(res pathhook.Result) { r.results <- res }
 
 // release queues deliveries to be released. It never blocks.
-func (r *recorder) release(ids ...string) {
-	r.mu.Lock()
-	r.ids = append(r.ids, ids...)
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *recorder) release(ids ...string) { r.handBack(time.Time{}, ids) }
 
 // park queues deliveries to be parked until until. It never blocks.
-func (r *recorder) park(until time.Time, ids ...string) {
+func (r *recorder) park(until time.Time, ids ...string) { r.handBack(until, ids) }
+
+func (r *recorder) handBack(until time.Time, ids []string) {
 	r.mu.Lock()
-	r.parks = append(r.parks, parking{until: until, ids: ids})
+	if r.back == nil {
+		r.back = make(map[time.Time][]string)
+	}
+	r.back[until] = append(r.back[until], ids...)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -95,8 +88,7 @@ func (r *recorder) run(ctx context.Context) {
 			batch = batch[:0]
 		case <-r.wake:
 		}
-		r.releaseQueued(ctx)
-		r.parkQueued(ctx)
+		r.handBackQueued(ctx)
 	}
 }
 
@@ -182,41 +174,28 @@ func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
 	return err
 }
 
-// releaseQueued releases the deliveries queued by release, a bounded
-// number per statement.
-func (r *recorder) releaseQueued(ctx context.Context) {
+// handBackQueued releases and parks the deliveries queued by release and
+// park, a bounded number per statement.
+func (r *recorder) handBackQueued(ctx context.Context) {
 	r.mu.Lock()
-	ids := r.ids
-	r.ids = nil
+	back := r.back
+	r.back = nil
 	r.mu.Unlock()
-	for len(ids) > 0 {
-		n := min(len(ids), releaseBatch)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-		if err := r.store.Release(ctx, r.owner, ids[:n]); err != nil {
-			// Not lost: their leases run out and polling finds them then.
-			r.log.Warn("delivery: cannot release deliveries", "count", n, "err", err)
-		}
-		cancel()
-		ids = ids[n:]
-	}
-}
-
-// parkQueued parks the deliveries queued by park, a bounded number per
-// statement.
-func (r *recorder) parkQueued(ctx context.Context) {
-	r.mu.Lock()
-	parks := r.parks
-	r.parks = nil
-	r.mu.Unlock()
-	for _, p := range parks {
-		for ids := p.ids; len(ids) > 0; {
+	for until, ids := range back {
+		for len(ids) > 0 {
 			n := min(len(ids), releaseBatch)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-			if err := r.store.Park(ctx, r.owner, ids[:n], p.until); err != nil {
-				// Not lost: their leases run out and polling finds them then.
-				r.log.Warn("delivery: cannot park deliveries", "count", n, "err", err)
+			var err error
+			if until.IsZero() {
+				err = r.store.Release(ctx, r.owner, ids[:n])
+			} else {
+				err = r.store.Park(ctx, r.owner, ids[:n], until)
 			}
 			cancel()
+			if err != nil {
+				// Not lost: their leases run out and polling finds them then.
+				r.log.Warn("delivery: cannot hand deliveries back", "count", n, "parked_until", until, "err", err)
+			}
 			ids = ids[n:]
 		}
 	}
