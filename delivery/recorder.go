@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,10 +35,14 @@ type recorder struct {
 	results chan pathhook.Result
 	wake    chan struct{}
 	mu      sync.Mutex
-	// back holds the deliveries to hand back to the store, by the time
-	// their leases are to end: the zero time releases them, a later one
-	// parks them until then.
-	back map[time.Time][]string
+	back    []handback // deliveries to hand back to the store, in order
+}
+
+// handback is deliveries whose leases are to end at until: the zero time
+// releases them, a later one parks them until then.
+type handback struct {
+	until time.Time
+	ids   []string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -60,10 +65,11 @@ func (r *recorder) park(until time.Time, ids ...string) { r.handBack(until, ids)
 
 func (r *recorder) handBack(until time.Time, ids []string) {
 	r.mu.Lock()
-	if r.back == nil {
-		r.back = make(map[time.Time][]string)
+	if n := len(r.back); n > 0 && r.back[n-1].until.Equal(until) {
+		r.back[n-1].ids = append(r.back[n-1].ids, ids...) // one statement for both
+	} else {
+		r.back = append(r.back, handback{until: until, ids: slices.Clone(ids)}) // the caller's to reuse
 	}
-	r.back[until] = append(r.back[until], ids...)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -181,8 +187,8 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 	back := r.back
 	r.back = nil
 	r.mu.Unlock()
-	for until, ids := range back {
-		for len(ids) > 0 {
+	for _, hb := range back {
+		for until, ids := hb.until, hb.ids; len(ids) > 0; {
 			n := min(len(ids), releaseBatch)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 			var err error
