@@ -94,12 +94,18 @@ func (n *node) URL() string {
 	return n.url
 }
 
-// kill kills the process with SIGKILL and waits for it to be gone.
-func (n *node) kill() {
+// current returns the process that runs now, after a last RSS sample,
+// and the channel closed when it exits; cmd is nil if none was started.
+func (n *node) current() (cmd *exec.Cmd, done chan struct{}) {
 	n.sample()
 	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
+	defer n.mu.Unlock()
+	return n.cmd, n.done
+}
+
+// kill kills the process with SIGKILL and waits for it to be gone.
+func (n *node) kill() {
+	cmd, done := n.current()
 	if cmd == nil {
 		return
 	}
@@ -110,10 +116,7 @@ func (n *node) kill() {
 // stop asks the process to shut down gracefully, and kills it if it has
 // not within grace.
 func (n *node) stop(grace time.Duration) {
-	n.sample()
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
+	cmd, done := n.current()
 	if cmd == nil {
 		return
 	}
