@@ -75,23 +75,39 @@ func (db *DB) onDriver(ctx context.Context, pool *sql.DB, fn func(*driverConn) e
 			return fmt.Errorf("sqlstore: driver connection %T is not a driver.Conn", c)
 		}
 		err := fn(db.driverConns.get(dc))
-		if errors.Is(err, driver.ErrBadConn) {
-			// The pool discards the connection: its statements go first.
+		if errors.Is(err, driver.ErrBadConn) || !valid(dc) {
+			// The pool discards the connection: its statements go first,
+			// while it is still open to finalize them.
 			db.driverConns.drop(dc)
 		}
 		return err
 	})
 }
 
+// valid reports whether the pool will keep c: it discards a connection
+// that says it is no longer valid (modernc's, after a statement on it was
+// interrupted because its context ended) as well as one that failed with
+// driver.ErrBadConn.
+func valid(c driver.Conn) bool {
+	v, ok := c.(driver.Validator)
+	return !ok || v.IsValid()
+}
+
 // closeStmts closes the statements prepared on the pools' connections,
-// which Close is about to close; nothing uses them any more.
+// which Close is about to close; nothing uses them any more. A connection
+// that is no longer valid may have been closed by its pool already (after
+// onDriver let it go: an interrupt can land late), and finalizing a
+// statement of a closed connection crashes the driver: its statements are
+// left to go with it.
 func (cs *driverConns) closeStmts() error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	var err error
 	for c, dc := range cs.conns {
-		for _, s := range dc.stmts {
-			err = errors.Join(err, s.Close())
+		if valid(c) {
+			for _, s := range dc.stmts {
+				err = errors.Join(err, s.Close())
+			}
 		}
 		delete(cs.conns, c)
 	}
