@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/sqlstore"
@@ -58,7 +59,7 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	write.SetConnMaxIdleTime(0)
 	// The writer connects first: it turns WAL on, which the read-only
 	// connections could not.
-	if err := write.PingContext(ctx); err != nil {
+	if err := connect(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -82,6 +83,28 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// connectFor bounds how long connect waits for another process that is
+// turning WAL on, as busy_timeout does for other locks.
+const connectFor = 10 * time.Second
+
+// connect opens db's first connection. When two processes open a new file
+// at once, both turn WAL on, and SQLite answers one of them SQLITE_BUSY at
+// once instead of calling the busy handler; that one tries again.
+func connect(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(connectFor)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !(dialect{}).IsRetryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // dsn is the data source name of path with pathhook's pragmas.
