@@ -100,6 +100,9 @@ func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// WriteInWith is true: PostgreSQL runs an INSERT in a WITH clause.
+func (dialect) WriteInWith() bool { return true }
+
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.
 func (dialect) NewWork(ctx context.Context, tx *sql.Tx) error {

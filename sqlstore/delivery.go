@@ -47,10 +47,20 @@ func dueAt(d *pathhook.Delivery) any {
 }
 
 func (t *txn) createDelivery(ctx context.Context, d *pathhook.Delivery) error {
-	_, err := t.exec(ctx, "INSERT INTO deliveries ("+deliveryColumns+", due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		d.ID, d.OrgID, d.WebhookID, d.EventID, d.EventType, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt),
-		micros(d.CreatedAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), dueAt(d))
+	_, err := t.exec(ctx, insertDeliveries(1), deliveryArgs(d)...)
 	return t.conflict(err, "create delivery", "delivery %q exists already", d.ID)
+}
+
+// insertDeliveries inserts n deliveries, given deliveryArgs of each.
+func insertDeliveries(n int) string {
+	row := "(" + placeholders(13) + ")"
+	return "INSERT INTO deliveries (" + deliveryColumns + ", due_at) VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// deliveryArgs are the values of a new delivery's row.
+func deliveryArgs(d *pathhook.Delivery) []any {
+	return []any{d.ID, d.OrgID, d.WebhookID, d.EventID, d.EventType, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt),
+		micros(d.CreatedAt), d.Manual, d.LeaseOwner, leaseMicros(d.LeaseUntil), dueAt(d)}
 }
 
 // Deliveries lists up to page.Limit deliveries of a webhook older than the

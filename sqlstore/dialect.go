@@ -42,6 +42,10 @@ type Dialect interface {
 	// LockMigrations is called first in the transaction that migrates, and
 	// makes nodes that start at the same moment migrate one after another.
 	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	// WriteInWith reports whether a statement may insert in its WITH
+	// clause (PostgreSQL), so that one statement writes two tables: one
+	// round trip instead of two where statements cost one each.
+	WriteInWith() bool
 	// NewWork is called in a transaction that makes deliveries claimable by
 	// any node, so that idle nodes can be woken when it commits.
 	NewWork(ctx context.Context, tx *sql.Tx) error

@@ -6,20 +6,36 @@ import (
 	"github.com/pathhook/pathhook"
 )
 
+const insertEvent = `INSERT INTO events (id, org_id, pathway_id, type, category, test, created_at, payload)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
 // CreateEvent writes an event and its deliveries. When some delivery is
 // left unleased, any node may take it, so the dialect is told of new work.
 func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook.Delivery) error {
-	_, err := t.exec(ctx, `INSERT INTO events (id, org_id, pathway_id, type, category, test, created_at, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.OrgID, ev.PathwayID, ev.Type, ev.Category, ev.Test, micros(ev.CreatedAt), ev.Payload)
-	if err := t.conflict(err, "create event", "event %q exists already", ev.ID); err != nil {
-		return err
+	eventArgs := []any{ev.ID, ev.OrgID, ev.PathwayID, ev.Type, ev.Category, ev.Test, micros(ev.CreatedAt), ev.Payload}
+	if len(ds) > 0 && t.db.dialect.WriteInWith() {
+		// One statement, where each is a round trip.
+		args := eventArgs
+		for i := range ds {
+			args = append(args, deliveryArgs(&ds[i])...)
+		}
+		_, err := t.exec(ctx, "WITH event AS ("+insertEvent+") "+insertDeliveries(len(ds)), args...)
+		if err := t.conflict(err, "create event", "event %q or one of its deliveries exists already", ev.ID); err != nil {
+			return err
+		}
+	} else {
+		_, err := t.exec(ctx, insertEvent, eventArgs...)
+		if err := t.conflict(err, "create event", "event %q exists already", ev.ID); err != nil {
+			return err
+		}
+		for i := range ds {
+			if err := t.createDelivery(ctx, &ds[i]); err != nil {
+				return err
+			}
+		}
 	}
 	unleased := false
 	for i := range ds {
-		if err := t.createDelivery(ctx, &ds[i]); err != nil {
-			return err
-		}
 		unleased = unleased || ds[i].LeaseOwner == ""
 	}
 	if unleased {

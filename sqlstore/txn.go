@@ -30,6 +30,10 @@ type txn struct {
 	// versionChecked is set once the cache has been checked against
 	// commits of other connections.
 	versionChecked bool
+	// webhooksRead holds, by pathway, the webhooks that Pathway read along
+	// with their pathway in a transaction without the cache; a statement
+	// that may change webhooks or pathways empties it.
+	webhooksRead map[cacheKey][]pathhook.Webhook
 }
 
 var _ pathhook.Tx = (*txn)(nil)
@@ -59,6 +63,7 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		}
 		return res, err
 	}
+	t.forgetRead(q)
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
@@ -73,6 +78,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error
 		}
 		return t.direct.query(ctx, q, args)
 	}
+	t.forgetRead(q)
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
@@ -88,7 +94,16 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 		rs, err := t.direct.query(ctx, q, args)
 		return driverRow{rows: rs, err: err}
 	}
+	t.forgetRead(q)
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// forgetRead empties webhooksRead before a statement that may change what
+// it holds.
+func (t *txn) forgetRead(query string) {
+	if t.webhooksRead != nil && !isSelect(query) && changesCached(query) {
+		t.webhooksRead = nil
+	}
 }
 
 // changed notes that query changed rows, or may have.

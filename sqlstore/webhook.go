@@ -13,9 +13,14 @@ const webhookColumns = `id, org_id, pathway_id, category, url, enabled, secret, 
 // scanWebhook reads a webhook with its secrets still sealed; unseal opens
 // them.
 func scanWebhook(s interface{ Scan(...any) error }, w *pathhook.Webhook) error {
-	return s.Scan(&w.ID, &w.OrgID, &w.PathwayID, &w.Category, &w.URL, &w.Enabled, &w.Secret, &w.PreviousSecret,
+	return s.Scan(webhookDest(w)...)
+}
+
+// webhookDest is where the webhookColumns of a row go.
+func webhookDest(w *pathhook.Webhook) []any {
+	return []any{&w.ID, &w.OrgID, &w.PathwayID, &w.Category, &w.URL, &w.Enabled, &w.Secret, &w.PreviousSecret,
 		nullTimeCol{&w.PreviousSecretExpiresAt}, timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}, &w.DisabledReason,
-		nullTimeCol{&w.FailingSince})
+		nullTimeCol{&w.FailingSince}}
 }
 
 // unseal opens the secrets of a webhook read by scanWebhook.
@@ -70,11 +75,14 @@ func (t *txn) Webhook(ctx context.Context, orgID, id string) (*pathhook.Webhook,
 
 // Webhooks returns a pathway's webhooks with their secrets in plain.
 func (t *txn) Webhooks(ctx context.Context, orgID, pathwayID string) ([]pathhook.Webhook, error) {
+	key := cacheKey{orgID, pathwayID}
+	if ws, ok := t.webhooksRead[key]; ok {
+		return copyWebhooks(ws), nil
+	}
 	cached, err := t.cached()
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey{orgID, pathwayID}
 	if cached {
 		if ws, ok := t.db.cache.webhookList(key); ok {
 			return copyWebhooks(ws), nil

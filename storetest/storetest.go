@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Secrets sealed at rest", testSecretsAtRest},
 		{"Tenant isolation", testTenantIsolation},
 		{"Rolled back update", testRollback},
+		{"Reads in a write transaction", testWriteReads},
 		{"Concurrent updates", testConcurrentUpdates},
 		{"Migrations are idempotent", testMigrateTwice},
 		{"Claim", testClaim},

@@ -3,6 +3,8 @@ package storetest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +202,80 @@ func testMigrateTwice(t *testing.T, h *harness) {
 	}
 	eq(t, "migrations recorded", h.count(t, "SELECT COUNT(*) FROM schema_migrations"), before)
 	eq(t, "pathways", h.count(t, "SELECT COUNT(*) FROM pathways"), 1)
+}
+
+// testWriteReads reads pathways and webhooks in a write transaction around
+// its own changes to them: a store may read a pathway's webhooks along
+// with the pathway, but must not answer from that read once the
+// transaction has changed them.
+func testWriteReads(t *testing.T, h *harness) {
+	p := h.pathway(t, "P")
+	now := h.clock.Now()
+	bare := &pathhook.Pathway{ID: pathhook.NewID(pathhook.PrefixPathway, now), OrgID: h.org, Name: "Bare", CreatedAt: now, UpdatedAt: now}
+	added := &pathhook.Webhook{ID: pathhook.NewID(pathhook.PrefixWebhook, now), OrgID: h.org, PathwayID: p.ID,
+		Category: pathhook.CategoryEnrolments, CreatedAt: now, UpdatedAt: now}
+	ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: h.org, PathwayID: p.ID, Type: pathhook.TypeEnrolmentCreated,
+		Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: []byte(`{}`)}
+	var ds []pathhook.Delivery
+	check := func(what string, got, want int) error {
+		if got != want {
+			return fmt.Errorf("%s: %d, want %d", what, got, want)
+		}
+		return nil
+	}
+	err := h.db.Update(h.ctx, func(tx pathhook.Tx) error {
+		if _, err := tx.Pathway(h.ctx, h.org, "pw_missing"); pathhook.ErrorCode(err) != pathhook.ENOTFOUND {
+			return fmt.Errorf("Pathway of a missing pathway = %v, want %s", err, pathhook.ENOTFOUND)
+		}
+		if err := tx.CreatePathway(h.ctx, bare); err != nil {
+			return err
+		}
+		if _, err := tx.Pathway(h.ctx, h.org, bare.ID); err != nil {
+			return err
+		}
+		ws, err := tx.Webhooks(h.ctx, h.org, bare.ID)
+		if err := errors.Join(err, check("webhooks of a pathway without any", len(ws), 0)); err != nil {
+			return err
+		}
+		if _, err := tx.Pathway(h.ctx, h.org, p.ID); err != nil {
+			return err
+		}
+		ws, err = tx.Webhooks(h.ctx, h.org, p.ID)
+		if err := errors.Join(err, check("webhooks read with their pathway", len(ws), len(p.Webhooks))); err != nil {
+			return err
+		}
+		if err := tx.CreateWebhook(h.ctx, added); err != nil {
+			return err
+		}
+		ws, err = tx.Webhooks(h.ctx, h.org, p.ID)
+		if err := errors.Join(err, check("webhooks after one was added", len(ws), len(p.Webhooks)+1)); err != nil {
+			return err
+		}
+		url := "https://example.com/added"
+		added.URL, added.Enabled = &url, true
+		if err := tx.UpdateWebhook(h.ctx, added); err != nil {
+			return err
+		}
+		ws, err = tx.Webhooks(h.ctx, h.org, p.ID)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			if w.ID == added.ID && (w.URL == nil || *w.URL != url || !w.Enabled) {
+				return fmt.Errorf("webhook after an update = %+v, want enabled with URL %s", w, url)
+			}
+			ds = append(ds, pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: h.org, WebhookID: w.ID,
+				EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now})
+		}
+		return tx.CreateEvent(h.ctx, ev, ds)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "deliveries of the event", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE event_id = "+quote(ev.ID)), len(p.Webhooks)+1)
+	// The event and its deliveries are written, or neither is.
+	ds[0].ID = pathhook.NewID(pathhook.PrefixDelivery, h.clock.Now())
+	err = h.db.Update(h.ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(h.ctx, ev, ds[:1]) })
+	wantCode(t, err, pathhook.ECONFLICT)
+	eq(t, "deliveries after a conflict", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE event_id = "+quote(ev.ID)), len(p.Webhooks)+1)
 }
