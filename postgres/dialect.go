@@ -105,7 +105,4 @@ func (dialect) WriteInWith() bool { return true }
 
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.
-func (dialect) NewWork(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, '')", Channel)
-	return err
-}
+func (dialect) NewWork() (string, []any) { return "SELECT pg_notify(?, '')", []any{Channel} }

@@ -82,11 +82,11 @@ func (dialect) Migrations() fs.FS {
 // once migrate one after the other.
 func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
 
-// NewWork does nothing: SQLite has no notifications, and one process owns
-// the database file, so its engine learns of new work through Offer and
-// its own polling.
 // WriteInWith is false: SQLite's WITH clauses only read, and its
 // statements cost no round trip anyway.
 func (dialect) WriteInWith() bool { return false }
 
-func (dialect) NewWork(context.Context, *sql.Tx) error { return nil }
+// NewWork has no statement: SQLite has no notifications, and one process
+// owns the database file, so its engine learns of new work through Offer
+// and its own polling.
+func (dialect) NewWork() (string, []any) { return "", nil }

@@ -115,7 +115,7 @@ func (t *txn) cached() (bool, error) {
 	}
 	rows, err := t.direct.query(context.Background(), "PRAGMA data_version", nil)
 	var v int64
-	if err := (driverRow{rows: rows, err: err}).Scan(&v); err != nil {
+	if err := (oneRow{rows: rows, err: err}).Scan(&v); err != nil {
 		return false, fail("data version", err)
 	}
 	if !t.direct.versionKnown || v != t.direct.dataVersion {

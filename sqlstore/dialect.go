@@ -46,9 +46,40 @@ type Dialect interface {
 	// clause (PostgreSQL), so that one statement writes two tables: one
 	// round trip instead of two where statements cost one each.
 	WriteInWith() bool
-	// NewWork is called in a transaction that makes deliveries claimable by
-	// any node, so that idle nodes can be woken when it commits.
-	NewWork(ctx context.Context, tx *sql.Tx) error
+	// NewWork returns the statement that a transaction runs when it makes
+	// deliveries claimable by any node, so that idle nodes are woken when
+	// it commits; "" if there is none.
+	NewWork() (query string, args []any)
+}
+
+// A Pipeliner is a dialect whose driver can send a transaction's
+// statements without waiting for each one's answer (PostgreSQL's pipeline
+// mode). Its write transactions cost fewer round trips: BEGIN goes out with
+// the first statement, and the writes that a transaction does not wait for
+// (Pipe.Later) with the statement after them or with COMMIT.
+type Pipeliner interface {
+	// Transact runs fn in a write transaction on a connection of pool, and
+	// commits it unless fn fails.
+	Transact(ctx context.Context, pool *sql.DB, fn func(Pipe) error) error
+}
+
+// Pipe runs the statements of one transaction, in order. A statement
+// queued by Later that fails makes the call that sent it fail instead,
+// with the error that its onErr made.
+type Pipe interface {
+	// Exec runs query and returns how many rows it changed.
+	Exec(ctx context.Context, query string, args []any) (int64, error)
+	Query(ctx context.Context, query string, args []any) (Rows, error)
+	// Later queues query to go out with the next statement, or with COMMIT.
+	Later(query string, args []any, onErr func(error) error)
+}
+
+// Rows is what a query returns: *sql.Rows, or a Pipe's rows.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
 }
 
 // RebindDollar rewrites ? placeholders as $1, $2, ... (PostgreSQL). The

@@ -272,14 +272,14 @@ func (r *driverRows) Close() error {
 	return err
 }
 
-// driverRow is the one row that queryRow asked for; like *sql.Row, its
-// Scan returns sql.ErrNoRows when there is none.
-type driverRow struct {
-	rows *driverRows
+// oneRow is the one row that queryRow asked for, of a direct or a Pipe's
+// query; like *sql.Row, its Scan returns sql.ErrNoRows when there is none.
+type oneRow struct {
+	rows Rows
 	err  error
 }
 
-func (r driverRow) Scan(dest ...any) error {
+func (r oneRow) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}

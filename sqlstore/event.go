@@ -14,13 +14,16 @@ const insertEvent = `INSERT INTO events (id, org_id, pathway_id, type, category,
 func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook.Delivery) error {
 	eventArgs := []any{ev.ID, ev.OrgID, ev.PathwayID, ev.Type, ev.Category, ev.Test, micros(ev.CreatedAt), ev.Payload}
 	if len(ds) > 0 && t.db.dialect.WriteInWith() {
-		// One statement, where each is a round trip.
+		// One statement, where each is a round trip; nothing waits for
+		// it, so a Pipe sends it with the next one or with COMMIT.
 		args := eventArgs
 		for i := range ds {
 			args = append(args, deliveryArgs(&ds[i])...)
 		}
-		_, err := t.exec(ctx, "WITH event AS ("+insertEvent+") "+insertDeliveries(len(ds)), args...)
-		if err := t.conflict(err, "create event", "event %q or one of its deliveries exists already", ev.ID); err != nil {
+		conflict := func(err error) error {
+			return t.conflict(err, "create event", "event %q or one of its deliveries exists already", ev.ID)
+		}
+		if err := t.execLater(ctx, conflict, "WITH event AS ("+insertEvent+") "+insertDeliveries(len(ds)), args...); err != nil {
 			return err
 		}
 	} else {

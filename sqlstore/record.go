@@ -135,11 +135,12 @@ func (t *txn) recordFailing(ctx context.Context, results []pathhook.Result) erro
 		// it; failures alone set it only if it is not set. Rows that
 		// would stay NULL are not written.
 		from, args := t.db.dialect.Rows(failingColumns, values)
-		_, err := t.exec(ctx, `UPDATE webhooks SET failing_since = v.column3 FROM `+from+`
+		err := t.execLater(ctx, func(err error) error { return fail("record failing since", err) },
+			`UPDATE webhooks SET failing_since = v.column3 FROM `+from+`
 			WHERE webhooks.id = v.column1 AND (v.column2 OR webhooks.failing_since IS NULL)
 			AND (v.column3 IS NOT NULL OR webhooks.failing_since IS NOT NULL)`, args...)
 		if err != nil {
-			return fail("record failing since", err)
+			return err
 		}
 	}
 	return nil

@@ -38,9 +38,8 @@ type Config struct {
 	// connections, below database/sql, with every query prepared once per
 	// connection (see direct.go), and serves the write transactions' reads
 	// of pathways and webhook lists from memory (see cache.go). It pays off
-	// where statements are cheap and connections stay open (SQLite). The
-	// dialect must not need NewWork, which it is not given a *sql.Tx for,
-	// and nothing but the store may write through the write pool.
+	// where statements are cheap and connections stay open (SQLite).
+	// Nothing but the store may write through the write pool.
 	Direct bool
 	// Background, if set, runs from Open until Close, which cancels its
 	// context and waits for it to return: upkeep that should not hold up
@@ -176,6 +175,11 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 				db.cache.keep(t.fills)
 			}
 			return err
+		}
+		if p, ok := db.dialect.(Pipeliner); ok {
+			return p.Transact(ctx, db.write, func(pipe Pipe) error {
+				return fn(&txn{db: db, pipe: pipe, write: true})
+			})
 		}
 		tx, err := db.write.BeginTx(ctx, nil)
 		if err != nil {

@@ -15,10 +15,12 @@ import (
 // with ? placeholders and rebound for the dialect.
 type txn struct {
 	db *DB
-	// Exactly one of tx and direct runs the statements: direct in the
-	// transactions of a store with Config.Direct.
+	// Exactly one of tx, direct and pipe runs the statements: direct in the
+	// transactions of a store with Config.Direct, pipe in the write
+	// transactions of a Pipeliner dialect.
 	tx     *sql.Tx
 	direct *driverConn
+	pipe   Pipe
 	write  bool
 	// ctx, when set, replaces the callers' contexts: in a group commit one
 	// caller's cancellation must not interrupt a transaction it shares.
@@ -38,15 +40,11 @@ type txn struct {
 
 var _ pathhook.Tx = (*txn)(nil)
 
-// rows is what the queries of a txn return: *sql.Rows or *driverRows.
-type rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close() error
-}
+// rows is what the queries of a txn return: *sql.Rows, *driverRows or
+// the rows of a Pipe.
+type rows = Rows
 
-// row is what queryRow returns: *sql.Row or driverRow.
+// row is what queryRow returns: *sql.Row or oneRow.
 type row interface{ Scan(dest ...any) error }
 
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -64,7 +62,37 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return res, err
 	}
 	t.forgetRead(q)
+	if t.pipe != nil {
+		n, err := t.pipe.Exec(ctx, q, args)
+		return affected(n), err
+	}
 	return t.tx.ExecContext(ctx, q, args...)
+}
+
+// execLater runs a write whose outcome the transaction need not wait for:
+// a Pipe sends it with the next statement. onErr turns its error into the
+// one to return, now or from the statement that sends it.
+func (t *txn) execLater(ctx context.Context, onErr func(error) error, query string, args ...any) error {
+	if t.pipe == nil {
+		_, err := t.exec(ctx, query, args...)
+		if err != nil {
+			return onErr(err)
+		}
+		return nil
+	}
+	q := t.db.rebound(query)
+	t.forgetRead(q)
+	t.pipe.Later(q, args, onErr)
+	return nil
+}
+
+// affected is the sql.Result of a Pipe's Exec.
+type affected int64
+
+func (n affected) RowsAffected() (int64, error) { return int64(n), nil }
+
+func (affected) LastInsertId() (int64, error) {
+	return 0, errors.New("sqlstore: LastInsertId is not supported")
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error) {
@@ -79,6 +107,9 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error
 		return t.direct.query(ctx, q, args)
 	}
 	t.forgetRead(q)
+	if t.pipe != nil {
+		return t.pipe.Query(ctx, q, args)
+	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
 
@@ -92,9 +123,13 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 			t.changed(q)
 		}
 		rs, err := t.direct.query(ctx, q, args)
-		return driverRow{rows: rs, err: err}
+		return oneRow{rows: rs, err: err}
 	}
 	t.forgetRead(q)
+	if t.pipe != nil {
+		rs, err := t.pipe.Query(ctx, q, args)
+		return oneRow{rows: rs, err: err}
+	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
@@ -120,17 +155,14 @@ func isSelect(query string) bool {
 	return len(query) >= 6 && strings.EqualFold(query[:6], "SELECT")
 }
 
-// newWork tells the dialect that the transaction makes deliveries
-// claimable by any node. A store with Config.Direct has no *sql.Tx to
-// give it; its dialect (SQLite) has nothing to notify.
+// newWork runs the dialect's statement for a transaction that makes
+// deliveries claimable by any node.
 func (t *txn) newWork(ctx context.Context) error {
-	if t.tx == nil {
+	query, args := t.db.dialect.NewWork()
+	if query == "" {
 		return nil
 	}
-	if err := t.db.dialect.NewWork(ctx, t.tx); err != nil {
-		return fail("notify new work", err)
-	}
-	return nil
+	return t.execLater(ctx, func(err error) error { return fail("notify new work", err) }, query, args...)
 }
 
 // forUpdate returns the clause that locks what a write transaction reads

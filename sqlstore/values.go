@@ -65,27 +65,26 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 		values = append(values, r.DeliveryID, a.N, micros(a.StartedAt), a.DurationMS, a.ResponseStatus, attemptError(a),
 			[]byte(a.ResponseBody))
 	}
-	// The deliveries are joined, so that the attempt of a delivery
-	// pruned meanwhile is left out.
+	// Nothing waits for these writes: a Pipe sends them with the commit.
+	// The deliveries are joined, so that the attempt of a delivery pruned
+	// meanwhile is left out.
 	from, args := t.db.dialect.Rows(attemptColumns, values)
-	_, err := t.exec(ctx, `INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
+	err := t.execLater(ctx, func(err error) error { return fail("record attempts", err) },
+		`INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_status, error, response_body)
 		SELECT d.org_id, d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7
 		FROM `+from+` JOIN deliveries d ON d.id = v.column1`, args...)
 	if err != nil {
-		return fail("record attempts", err)
+		return err
 	}
-	values = values[:0]
+	values = make([]any, 0, len(outcomeColumns)*len(results))
 	for _, r := range results {
 		status, next, ended, reason := outcome(r, disabled[r.WebhookID])
 		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason)
 	}
 	from, args = t.db.dialect.Rows(outcomeColumns, values)
-	_, err = t.exec(ctx, `UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
+	return t.execLater(ctx, func(err error) error { return fail("record deliveries", err) },
+		`UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
 		attempt_count = CASE WHEN attempt_count > v.column4 THEN attempt_count ELSE v.column4 END,
 		lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
 		FROM `+from+` WHERE deliveries.id = v.column1`, args...)
-	if err != nil {
-		return fail("record deliveries", err)
-	}
-	return nil
 }

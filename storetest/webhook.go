@@ -267,15 +267,29 @@ func testWriteReads(t *testing.T, h *harness) {
 			ds = append(ds, pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: h.org, WebhookID: w.ID,
 				EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now})
 		}
-		return tx.CreateEvent(h.ctx, ev, ds)
+		if err := tx.CreateEvent(h.ctx, ev, ds); err != nil {
+			return err
+		}
+		// What the transaction wrote, it reads back.
+		_, err = tx.Event(h.ctx, h.org, ev.ID)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eq(t, "deliveries of the event", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE event_id = "+quote(ev.ID)), len(p.Webhooks)+1)
-	// The event and its deliveries are written, or neither is.
+	// The event and its deliveries are written, or neither is, whether the
+	// conflict comes out at the commit or at the next statement.
 	ds[0].ID = pathhook.NewID(pathhook.PrefixDelivery, h.clock.Now())
 	err = h.db.Update(h.ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(h.ctx, ev, ds[:1]) })
+	wantCode(t, err, pathhook.ECONFLICT)
+	err = h.db.Update(h.ctx, func(tx pathhook.Tx) error {
+		if err := tx.CreateEvent(h.ctx, ev, ds[:1]); err != nil {
+			return err
+		}
+		_, err := tx.Pathway(h.ctx, h.org, p.ID)
+		return err
+	})
 	wantCode(t, err, pathhook.ECONFLICT)
 	eq(t, "deliveries after a conflict", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE event_id = "+quote(ev.ID)), len(p.Webhooks)+1)
 }

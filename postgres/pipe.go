@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pathhook/pathhook/sqlstore"
+)
+
+// rollbackTimeout bounds the ROLLBACK of a transaction whose context may
+// have ended.
+const rollbackTimeout = 5 * time.Second
+
+// Transact runs fn in a write transaction on pgx, below database/sql, so
+// that statements can share round trips: BEGIN goes out with the first
+// statement, and the writes that fn queues with Later with the statement
+// after them or with COMMIT. An enrolment then costs three round trips
+// (begin and read the pathway, insert the enrolment, insert the event and
+// commit) instead of five.
+func (dialect) Transact(ctx context.Context, pool *sql.DB, fn func(sqlstore.Pipe) error) error {
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: driver connection %T is not pgx's", dc)
+		}
+		p := &pipe{conn: c.Conn(), queued: []later{{query: "BEGIN"}}}
+		if err := fn(p); err != nil {
+			p.rollback(ctx)
+			return err
+		}
+		if err := p.commit(ctx); err != nil {
+			p.rollback(ctx)
+			return err
+		}
+		return nil
+	})
+}
+
+// pipe is one transaction on a pgx connection. It implements sqlstore.Pipe.
+type pipe struct {
+	conn   *pgx.Conn
+	queued []later // to go out with the next statement
+	sent   bool    // something, BEGIN first, has gone out
+}
+
+// later is a statement queued to go out with the next one.
+type later struct {
+	query string
+	args  []any
+	onErr func(error) error // nil: the error as it is
+}
+
+func (p *pipe) Later(query string, args []any, onErr func(error) error) {
+	p.queued = append(p.queued, later{query: query, args: args, onErr: onErr})
+}
+
+func (p *pipe) Exec(ctx context.Context, query string, args []any) (int64, error) {
+	br, err := p.send(ctx, query, args)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+func (p *pipe) Query(ctx context.Context, query string, args []any) (sqlstore.Rows, error) {
+	br, err := p.send(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{rows: rows, br: br}, nil
+}
+
+// send sends the queued statements and query in one batch, and returns its
+// results at query's, having read those of the queued ones. If one of them
+// failed, it returns that one's error and closes the batch.
+func (p *pipe) send(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	for _, q := range p.queued {
+		b.Queue(q.query, q.args...)
+	}
+	b.Queue(query, args...)
+	queued := p.queued
+	p.queued, p.sent = nil, true
+	br := p.conn.SendBatch(ctx, b)
+	for _, q := range queued {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			if q.onErr != nil {
+				return nil, q.onErr(err)
+			}
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+func (p *pipe) commit(ctx context.Context) error {
+	if !p.sent && len(p.queued) == 1 {
+		return nil // nothing but BEGIN: nothing to commit
+	}
+	_, err := p.Exec(ctx, "COMMIT", nil)
+	return err
+}
+
+// rollback ends a transaction that failed; if it cannot, it closes the
+// connection, which the pool then discards.
+func (p *pipe) rollback(ctx context.Context) {
+	if !p.sent {
+		return // BEGIN has not gone out
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if _, err := p.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		_ = p.conn.Close(ctx)
+	}
+}
+
+// batchRows are the rows of a query sent in a batch: closing them closes
+// the batch.
+type batchRows struct {
+	rows   pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Next() bool { return r.rows.Next() }
+
+func (r *batchRows) Scan(dest ...any) error { return r.rows.Scan(dest...) }
+
+func (r *batchRows) Err() error {
+	if r.closed {
+		return r.err
+	}
+	return r.rows.Err()
+}
+
+func (r *batchRows) Close() error {
+	if r.closed {
+		return r.err
+	}
+	r.closed = true
+	r.rows.Close()
+	r.err = r.rows.Err()
+	if err := r.br.Close(); r.err == nil {
+		r.err = err
+	}
+	return r.err
+}
