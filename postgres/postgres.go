@@ -1,5 +1,6 @@
 // Package postgres opens pathhook's store on PostgreSQL through pgx, behind
-// sqlstore, and listens for new work so that idle nodes wake at once.
+// sqlstore, runs its write transactions pipelined (pipe.go), and listens for
+// new work so that idle nodes wake at once.
 package postgres
 
 import (

@@ -1,7 +1,10 @@
 // Package sqlstore implements pathhook.Store, and the delivery engine's
 // queue, once for database/sql. A small Dialect holds what differs between
 // SQLite and PostgreSQL; the sqlite and postgres packages open a DB with
-// theirs.
+// theirs. Where it pays, transactions run below database/sql: on SQLite's
+// driver connections (Config.Direct, direct.go), and on PostgreSQL through
+// a Pipeliner that sends a write transaction's statements in fewer round
+// trips.
 //
 // Times are kept as unix microseconds, booleans as the database's own (or
 // 0/1), payloads as bytes exactly as given. Every query is scoped by org.
