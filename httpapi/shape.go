@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pathhook/pathhook"
@@ -107,10 +108,17 @@ func checkObject(obj map[string]any, t reflect.Type, path string, errs *[]pathho
 	}
 }
 
+// fieldsByType caches jsonFields, which every decoded request body needs.
+var fieldsByType sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields maps the JSON names of struct type t's exported fields to
 // their types, as encoding/json names them (embedded structs are not used
-// by any input type, so they are not flattened).
+// by any input type, so they are not flattened). The map is shared: it
+// must not be changed.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if fields, ok := fieldsByType.Load(t); ok {
+		return fields.(map[string]reflect.Type)
+	}
 	fields := make(map[string]reflect.Type, t.NumField())
 	for f := range t.Fields() {
 		if !f.IsExported() {
@@ -126,6 +134,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 		fields[name] = f.Type
 	}
+	fieldsByType.Store(t, fields)
 	return fields
 }
 

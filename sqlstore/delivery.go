@@ -46,8 +46,11 @@ func dueAt(d *pathhook.Delivery) any {
 	return micros(*d.NextAttemptAt)
 }
 
+// insertDelivery inserts one delivery, given its deliveryArgs.
+var insertDelivery = insertDeliveries(1)
+
 func (t *txn) createDelivery(ctx context.Context, d *pathhook.Delivery) error {
-	_, err := t.exec(ctx, insertDeliveries(1), deliveryArgs(d)...)
+	_, err := t.exec(ctx, insertDelivery, deliveryArgs(d)...)
 	return t.conflict(err, "create delivery", "delivery %q exists already", d.ID)
 }
 
