@@ -109,6 +109,8 @@ func (s *nopStore) Record(_ context.Context, rs []pathhook.Result) error {
 }
 func (s *nopStore) Release(context.Context, string, []string) error         { return nil }
 func (s *nopStore) Park(context.Context, string, []string, time.Time) error { return nil }
+
+func (s *nopStore) Unpark(context.Context, string, time.Time) error { return nil }
 func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {
 	return time.Time{}, false, nil
 }

@@ -47,6 +47,7 @@ type fakeStore struct {
 	records    [][]pathhook.Result
 	releases   []string
 	parks      []fakePark
+	unparks    []string
 	sweeps     []fakeSweep
 	prunes     []time.Time
 	recordErr  func([]pathhook.Result) error // optional
@@ -59,7 +60,20 @@ type fakeDelivery struct {
 	count      int
 	leaseOwner string
 	leaseUntil time.Time
+	deferred   time.Time // Park: not due before then
 	attempts   []pathhook.Attempt
+}
+
+// due is when d can next be claimed.
+func (d *fakeDelivery) due() time.Time {
+	due := d.next
+	if d.leaseOwner != "" && d.leaseUntil.After(due) {
+		due = d.leaseUntil
+	}
+	if d.deferred.After(due) {
+		due = d.deferred
+	}
+	return due
 }
 
 type fakeHook struct {
@@ -103,18 +117,18 @@ func (s *fakeStore) ClaimDue(_ context.Context, owner string, now, until time.Ti
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := slices.Clone(s.order)
-	slices.SortStableFunc(ids, func(a, b string) int { return s.deliveries[a].next.Compare(s.deliveries[b].next) })
+	slices.SortStableFunc(ids, func(a, b string) int { return s.deliveries[a].due().Compare(s.deliveries[b].due()) })
 	var jobs []pathhook.Job
 	for _, id := range ids {
 		d := s.deliveries[id]
 		if len(jobs) == limit {
 			break
 		}
-		if d.status != pathhook.DeliveryPending || d.next.After(now) || !s.hooks[d.job.WebhookID].enabled ||
+		if d.status != pathhook.DeliveryPending || d.next.After(now) || d.deferred.After(now) || !s.hooks[d.job.WebhookID].enabled ||
 			d.leaseOwner != "" && !d.leaseUntil.Before(now) {
 			continue
 		}
-		d.leaseOwner, d.leaseUntil = owner, until
+		d.leaseOwner, d.leaseUntil, d.deferred = owner, until, time.Time{}
 		job := d.job
 		job.Attempt, job.LeaseUntil = d.count+1, until
 		jobs = append(jobs, job)
@@ -179,11 +193,23 @@ func (s *fakeStore) Park(_ context.Context, owner string, ids []string, until ti
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if d := s.deliveries[id]; d != nil && d.status == pathhook.DeliveryPending && d.leaseOwner == owner && d.leaseUntil.After(until) {
-			d.leaseUntil = until
+		if d := s.deliveries[id]; d != nil && d.status == pathhook.DeliveryPending && d.leaseOwner == owner {
+			d.leaseOwner, d.leaseUntil, d.deferred = "", time.Time{}, until
 		}
 	}
 	s.parks = append(s.parks, fakePark{until, slices.Clone(ids)})
+	return nil
+}
+
+func (s *fakeStore) Unpark(_ context.Context, webhookID string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.deliveries {
+		if d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && d.leaseOwner == "" && d.deferred.After(now) {
+			d.deferred = time.Time{}
+		}
+	}
+	s.unparks = append(s.unparks, webhookID)
 	return nil
 }
 
@@ -197,10 +223,7 @@ func (s *fakeStore) NextDue(context.Context) (time.Time, bool, error) {
 		if d.status != pathhook.DeliveryPending {
 			continue
 		}
-		due := d.next
-		if d.leaseOwner != "" && d.leaseUntil.After(due) {
-			due = d.leaseUntil
-		}
+		due := d.due()
 		if next.IsZero() || due.Before(next) {
 			next = due
 		}

@@ -39,10 +39,12 @@ type recorder struct {
 }
 
 // handback is deliveries whose leases are to end at until: the zero time
-// releases them, a later one parks them until then.
+// releases them, a later one parks them until then. One with a webhook
+// instead brings that webhook's parked deliveries back.
 type handback struct {
-	until time.Time
-	ids   []string
+	until   time.Time
+	ids     []string
+	webhook string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -63,14 +65,27 @@ func (r *recorder) release(ids ...string) { r.handBack(time.Time{}, ids) }
 // park queues deliveries to be parked until until. It never blocks.
 func (r *recorder) park(until time.Time, ids ...string) { r.handBack(until, ids) }
 
+// unpark queues the return of a webhook's parked deliveries. It never
+// blocks.
+func (r *recorder) unpark(webhookID string) {
+	r.mu.Lock()
+	r.back = append(r.back, handback{webhook: webhookID})
+	r.mu.Unlock()
+	r.poke()
+}
+
 func (r *recorder) handBack(until time.Time, ids []string) {
 	r.mu.Lock()
-	if n := len(r.back); n > 0 && r.back[n-1].until.Equal(until) {
+	if n := len(r.back); n > 0 && r.back[n-1].webhook == "" && r.back[n-1].until.Equal(until) {
 		r.back[n-1].ids = append(r.back[n-1].ids, ids...) // one statement for both
 	} else {
 		r.back = append(r.back, handback{until: until, ids: slices.Clone(ids)}) // the caller's to reuse
 	}
 	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *recorder) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -188,6 +203,15 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 	r.back = nil
 	r.mu.Unlock()
 	for _, hb := range back {
+		if hb.webhook != "" {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+			if err := r.store.Unpark(ctx, hb.webhook, r.clock()); err != nil {
+				// Not lost: they come back when their parks end.
+				r.log.Warn("delivery: cannot bring parked deliveries back", "webhook", hb.webhook, "err", err)
+			}
+			cancel()
+			continue
+		}
 		for until, ids := hb.until, hb.ids; len(ids) > 0; {
 			n := min(len(ids), releaseBatch)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)

@@ -97,9 +97,9 @@ func TestRecorderParksInBoundedStatements(t *testing.T) {
 		ids = append(ids, store.add(newJob("wh_a", i, ""), time.Hour).DeliveryID)
 	}
 	r := newTestRecorder(t, store)
-	until := clock.Now().Add(parkFor)
+	until := clock.Now().Add(maxDefer)
 	r.park(until, ids...)
-	r.park(until.Add(time.Second), ids[0]) // later: no longer
+	r.park(until.Add(time.Second), ids[0]) // no longer held: stays as it is
 	r.close()
 	r.run(context.Background())
 	var sizes []int
@@ -110,8 +110,8 @@ func TestRecorderParksInBoundedStatements(t *testing.T) {
 		t.Errorf("Park calls of %v ids", sizes)
 	}
 	for _, id := range []string{ids[0], ids[releaseBatch]} {
-		if d := store.delivery(id); d.leaseOwner != store.owner || !d.leaseUntil.Equal(until) {
-			t.Errorf("%s is leased to %q until %s, want %q until %s", id, d.leaseOwner, d.leaseUntil, store.owner, until)
+		if d := store.delivery(id); d.leaseOwner != "" || !d.deferred.Equal(until) {
+			t.Errorf("%s is leased to %q and deferred to %s, want unleased and deferred to %s", id, d.leaseOwner, d.deferred, until)
 		}
 	}
 }

@@ -17,19 +17,22 @@ const breakAfter = 5
 // when another node may claim the delivery.
 const leaseMargin = 2 * time.Second
 
-// parkFor is the longest that a parked job is kept from polling. How long
-// a job would wait for its turn is estimated from its webhook's past
-// attempts, which may no longer hold: a receiver that held requests for
-// minutes and then recovered still looks slow for a while. So a parked
-// delivery's lease is shortened to end by then, and the delivery is
-// claimed afresh, here or on another node, rather than when a lease of
-// twice the attempt timeout runs out (hours, with a long timeout).
+// A slow webhook's jobs that would not start within their lease are parked:
+// given back to the store, deferred to when their turn is estimated to
+// come. The turns are stacked per webhook at the pace its attempts go (its
+// average attempt time over its concurrency), so that each delivery of a
+// large backlog comes back about when the webhook can take it, rather than
+// all of them every few minutes. The estimate may stop holding: a receiver
+// that recovers is noticed by the attempts still running (their average
+// time halves) and its deferred deliveries are brought back at once
+// (Store.Unpark).
 //
-// It is no shorter than the default lease: a webhook that stays slow has
-// its backlog claimed and parked again each time the parks end, and with
-// the default timeout that happens no more often than before parks were
-// cut short.
-const parkFor = DefaultLease
+// maxDefer bounds how far a job is deferred; deferStep is the granularity
+// of the deferrals, so that a batch of parked jobs takes few statements.
+const (
+	maxDefer  = time.Hour
+	deferStep = 10 * time.Second
+)
 
 // hook is the engine's in-memory state of one webhook: its jobs waiting to
 // be attempted, the attempts in flight, and how it has been answering.
@@ -41,6 +44,10 @@ type hook struct {
 	fails   int            // attempts failed since the last success
 	latency time.Duration  // moving average of attempt durations
 	used    time.Time      // when it last had work
+	// deferredUntil is when the turns of the jobs parked so far end, and
+	// deferLatency the average attempt time when they were parked.
+	deferredUntil time.Time
+	deferLatency  time.Duration
 }
 
 // limit is how many attempts to the webhook may run at once.
@@ -62,7 +69,8 @@ type scheduler struct {
 	timeout  time.Duration
 	clock    func() time.Time
 	release  func(ids ...string)                  // hands deliveries back to the store
-	park     func(until time.Time, ids ...string) // shortens their leases to until
+	park     func(until time.Time, ids ...string) // defers them to until
+	unpark   func(webhookID string)               // brings a webhook's deferred deliveries back
 	wakeRoom func()
 
 	mu       sync.Mutex
@@ -77,9 +85,9 @@ type scheduler struct {
 }
 
 func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string),
-	park func(time.Time, ...string), wakeRoom func()) *scheduler {
+	park func(time.Time, ...string), unpark func(string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
-		clock: clock, release: release, park: park, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
+		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
 	s.cond.L = &s.mu
 	return s
@@ -87,11 +95,10 @@ func newScheduler(perHook, capacity int, timeout time.Duration, clock func() tim
 
 // add queues jobs. Those that do not fit in memory are released so that
 // polling, here or on another node, finds them. Those that would go stale in
-// a slow webhook's queue before their turn are parked instead: their leases
-// are shortened to end when their turn would come, or parkFor from now if
-// that is sooner, so the webhook's backlog waits in the store rather than
-// in memory and is not claimed straight back. A delivery already held is
-// not taken twice.
+// a slow webhook's queue before their turn are parked instead (see
+// maxDefer), so the webhook's backlog waits in the store rather than in
+// memory and is not claimed straight back. A delivery already held is not
+// taken twice.
 func (s *scheduler) add(jobs []pathhook.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,8 +106,8 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		return // leases run out and polling finds them
 	}
 	now := s.clock()
-	var overflow, parked []string
-	var until time.Time // of the parked leases
+	var overflow []string
+	var parked []handback // consecutive jobs with one end share an entry
 	for _, job := range jobs {
 		if _, dup := s.held[job.DeliveryID]; dup {
 			continue
@@ -118,11 +125,11 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		}
 		if wait, ok := s.fits(h, &job, now); !ok {
 			if s.givable(&job, now) {
-				parked = append(parked, job.DeliveryID)
-				// One park for them all, ending with the soonest of
-				// their turns, so that none is kept out past its own.
-				if t := now.Add(min(wait, parkFor)); until.IsZero() || t.Before(until) {
-					until = t
+				until := s.deferral(h, now, wait)
+				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
+					parked[n-1].ids = append(parked[n-1].ids, job.DeliveryID)
+				} else {
+					parked = append(parked, handback{until: until, ids: []string{job.DeliveryID}})
 				}
 			}
 			continue
@@ -136,9 +143,31 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	if len(overflow) > 0 {
 		s.release(overflow...)
 	}
-	if len(parked) > 0 {
-		s.park(until, parked...)
+	for _, p := range parked {
+		s.park(p.until, p.ids...)
 	}
+}
+
+// deferral returns when a job of h that would wait wait for its turn in
+// memory is to come back from the store: at the next free turn after the
+// jobs already deferred, rounded down to deferStep (but no sooner than
+// wait), and no later than maxDefer from now.
+func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Time {
+	soonest := now.Add(wait)
+	turn := soonest
+	if h.deferredUntil.After(turn) {
+		turn = h.deferredUntil
+	}
+	h.deferredUntil = turn.Add(h.latency / time.Duration(h.limit(s.perHook)))
+	h.deferLatency = h.latency
+	until := turn.Truncate(deferStep)
+	if until.Before(soonest) {
+		until = soonest
+	}
+	if last := now.Add(maxDefer); until.After(last) {
+		until = last
+	}
+	return until
 }
 
 // givable reports whether job's lease is worth releasing or parking:
@@ -239,8 +268,26 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	if r.DisableReason != "" {
 		s.drop(h) // the store fails its pending deliveries
 	}
+	s.undefer(h)
 	s.push(h)
 	s.roomMade()
+}
+
+// undefer forgets h's deferred jobs once they are due, and brings them
+// back at once if h has become faster than the estimates said (its attempts
+// take half the time they took when the jobs were deferred) or has run out
+// of work before they come back.
+func (s *scheduler) undefer(h *hook) {
+	if h.deferredUntil.IsZero() {
+		return
+	}
+	if h.deferredUntil.After(h.used) {
+		if h.latency > h.deferLatency/2 && (len(h.queue) > 0 || h.active > 0) {
+			return
+		}
+		s.unpark(h.id)
+	}
+	h.deferredUntil, h.deferLatency = time.Time{}, 0
 }
 
 // forget drops the queued jobs of webhooks that have been disabled.
@@ -284,8 +331,9 @@ func (s *scheduler) roomMade() {
 	}
 }
 
-// stop makes next return false once the attempts in flight are done, and
-// releases the jobs that were waiting.
+// stop makes next return false once the attempts in flight are done,
+// releases the jobs that were waiting, and brings back what it deferred:
+// no one here will see when those webhooks can take it.
 func (s *scheduler) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -299,6 +347,10 @@ func (s *scheduler) stop() {
 			}
 		}
 		s.drop(h)
+		if h.deferredUntil.After(now) {
+			s.unpark(h.id)
+			h.deferredUntil, h.deferLatency = time.Time{}, 0
+		}
 	}
 	s.ready = nil
 	if len(ids) > 0 {

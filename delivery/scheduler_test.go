@@ -13,14 +13,16 @@ import (
 type handedBack struct {
 	released []string
 	parked   []fakePark
+	unparked []string
 }
 
-// newTestScheduler returns a scheduler on clock whose releases and parks
-// land in back.
+// newTestScheduler returns a scheduler on clock whose releases, parks and
+// unparks land in back.
 func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack) *scheduler {
 	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
 		func(ids ...string) { back.released = append(back.released, ids...) },
-		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) }, func() {})
+		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) },
+		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
 }
 
 func leased(job pathhook.Job, until time.Time) pathhook.Job {
@@ -167,10 +169,111 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	if st := s.stats(); st.Queued != 3 || len(back.released) != 0 {
 		t.Fatalf("stats %+v, released %v: want 3 queued, the rest parked", st, back.released)
 	}
-	// Their turn would come in 60 s, but they are offered to polling again
-	// within parkFor, in case the webhook has become faster.
-	want := []fakePark{{clock.Now().Add(parkFor), []string{"dlv_wh_slow_4", "dlv_wh_slow_5"}}}
+	// The rest are deferred to their turns, one after another at the
+	// webhook's pace: at 60 and 80 s.
+	now := clock.Now()
+	want := []fakePark{{now.Add(60 * time.Second), []string{"dlv_wh_slow_4"}}, {now.Add(80 * time.Second), []string{"dlv_wh_slow_5"}}}
 	if fmt.Sprint(back.parked) != fmt.Sprint(want) {
 		t.Fatalf("parked %v, want %v", back.parked, want)
+	}
+	// More of them later are deferred behind those, in steps of 10 s, and
+	// never more than maxDefer ahead.
+	back.parked = nil
+	jobs = nil
+	for i := 6; i <= 9; i++ {
+		jobs = append(jobs, leased(newJob("wh_slow", i, ""), until))
+	}
+	s.add(jobs)
+	want = []fakePark{{now.Add(100 * time.Second), []string{"dlv_wh_slow_6"}}, {now.Add(120 * time.Second), []string{"dlv_wh_slow_7"}},
+		{now.Add(140 * time.Second), []string{"dlv_wh_slow_8"}}, {now.Add(160 * time.Second), []string{"dlv_wh_slow_9"}}}
+	if fmt.Sprint(back.parked) != fmt.Sprint(want) {
+		t.Fatalf("parked %v, want %v", back.parked, want)
+	}
+	h = s.hooks["wh_slow"]
+	h.deferredUntil = now.Add(3 * maxDefer)
+	s.add([]pathhook.Job{leased(newJob("wh_slow", 10, ""), until)})
+	if last := back.parked[len(back.parked)-1]; !last.until.Equal(now.Add(maxDefer)) {
+		t.Fatalf("parked %v: want the last deferred to %v", back.parked, now.Add(maxDefer))
+	}
+	if len(back.unparked) != 0 {
+		t.Fatalf("unparked %v while the webhook stayed slow", back.unparked)
+	}
+}
+
+// TestSchedulerUnparksAWebhookThatRecovers: once the attempts still running
+// for a webhook with parked jobs take half the time they took when the jobs
+// were parked, the scheduler brings its parked deliveries back, once.
+func TestSchedulerUnparksAWebhookThatRecovers(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 1, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	s.add([]pathhook.Job{leased(newJob("wh_a", 0, ""), until)})
+	_, h, _ := s.next()
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
+	var jobs []pathhook.Job
+	for i := 1; i <= 5; i++ {
+		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
+	}
+	s.add(jobs)
+	if len(back.parked) == 0 {
+		t.Fatal("nothing parked")
+	}
+	// Each fast attempt moves the average an eighth of the way: 20 s,
+	// then 17.5, 15.3, 13.4, 11.7, 10.3, and 9.0 s at the sixth.
+	for i := range 6 {
+		_, h, ok := s.next()
+		if !ok {
+			t.Fatalf("attempt %d: no job", i)
+		}
+		s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, time.Millisecond)
+		if want := i == 5; (len(back.unparked) == 1) != want {
+			t.Fatalf("after %d fast attempts: unparked %v", i+1, back.unparked)
+		}
+		if i < 3 {
+			s.add([]pathhook.Job{leased(newJob("wh_a", 10+i, ""), until)}) // keep the queue going
+		}
+	}
+	if len(back.unparked) != 1 || back.unparked[0] != "wh_a" {
+		t.Fatalf("unparked %v, want wh_a once", back.unparked)
+	}
+}
+
+// TestSchedulerUnparksAnIdleWebhook: a webhook that runs out of work before
+// its parked jobs come back has them brought back, even though it is as
+// slow as before.
+func TestSchedulerUnparksAnIdleWebhook(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 1, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	s.add([]pathhook.Job{leased(newJob("wh_a", 0, ""), until)})
+	_, h, _ := s.next()
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
+	var jobs []pathhook.Job
+	for i := 1; i <= 5; i++ {
+		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
+	}
+	s.add(jobs)
+	if st := s.stats(); st.Queued != 3 || len(back.parked) == 0 {
+		t.Fatalf("stats %+v, parked %v: want 3 queued, the rest parked", st, back.parked)
+	}
+	for i := range 3 {
+		_, h, _ := s.next()
+		s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
+		if want := i == 2; (len(back.unparked) == 1) != want {
+			t.Fatalf("after %d slow attempts: unparked %v", i+1, back.unparked)
+		}
+	}
+	// Parked again, then the engine stops: what it deferred comes back.
+	s.add([]pathhook.Job{leased(newJob("wh_a", 6, ""), until), leased(newJob("wh_a", 7, ""), until)})
+	_, h, _ = s.next()
+	s.add([]pathhook.Job{leased(newJob("wh_a", 8, ""), until), leased(newJob("wh_a", 9, ""), until),
+		leased(newJob("wh_a", 10, ""), until), leased(newJob("wh_a", 11, ""), until)})
+	s.stop()
+	if len(back.unparked) != 2 {
+		t.Fatalf("unparked %v after the stop, want wh_a twice", back.unparked)
 	}
 }

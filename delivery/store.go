@@ -19,10 +19,14 @@ type Store interface {
 	// Release clears owner's leases of the given deliveries so that any
 	// node's next poll finds them.
 	Release(ctx context.Context, owner string, ids []string) error
-	// Park shortens owner's leases of the given pending deliveries to
-	// until, so that polling, of any node, finds them from then on. It
-	// never lengthens a lease.
+	// Park gives up owner's leases of the given pending deliveries and
+	// defers them to until: no node claims them before then, unless
+	// Unpark brings them back first.
 	Park(ctx context.Context, owner string, ids []string, until time.Time) error
+	// Unpark makes a webhook's pending deliveries that Park deferred past
+	// now due at their next attempt time again, so that polling, of any
+	// node, finds them at once.
+	Unpark(ctx context.Context, webhookID string, now time.Time) error
 	// NextDue returns the earliest next attempt time of pending deliveries.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// DisableFailing disables enabled webhooks that have failed without a

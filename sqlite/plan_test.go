@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 )
@@ -17,7 +18,33 @@ func TestClaimUsesDueIndex(t *testing.T) {
 		UPDATE deliveries SET lease_owner = 'x', lease_until = 2, due_at = 2 FROM due
 		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < 1
 		RETURNING deliveries.id`
-	rows, err := db.SQL().QueryContext(context.Background(), claim)
+	plan := queryPlan(t, db, claim)
+	text := strings.Join(plan, "\n")
+	scans := false
+	for _, step := range plan {
+		scans = scans || strings.HasPrefix(step, "SCAN d ") || step == "SCAN d" || strings.HasPrefix(step, "SCAN deliveries")
+	}
+	if !strings.Contains(text, "USING INDEX deliveries_due") || scans {
+		t.Errorf("claim plan:\n%s\nwant a search of deliveries_due and no scan of deliveries", text)
+	}
+}
+
+// TestUnparkUsesDueIndex: un-parking a webhook reads the pending deliveries
+// due later through the due index, not the webhook's whole history.
+func TestUnparkUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	db := open(t, nil)
+	plan := queryPlan(t, db, `EXPLAIN QUERY PLAN UPDATE deliveries SET due_at = next_attempt_at
+		WHERE status = 'pending' AND due_at > 1 AND webhook_id || '' = 'wh_x' AND lease_owner = '' AND due_at > next_attempt_at`)
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "USING INDEX deliveries_due") {
+		t.Errorf("unpark plan:\n%s\nwant a search of deliveries_due", text)
+	}
+}
+
+// queryPlan returns the steps that EXPLAIN QUERY PLAN query prints.
+func queryPlan(t *testing.T, db interface{ SQL() *sql.DB }, query string) []string {
+	t.Helper()
+	rows, err := db.SQL().QueryContext(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,12 +58,8 @@ func TestClaimUsesDueIndex(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	text := strings.Join(plan, "\n")
-	scans := false
-	for _, step := range plan {
-		scans = scans || strings.HasPrefix(step, "SCAN d ") || step == "SCAN d" || strings.HasPrefix(step, "SCAN deliveries")
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(text, "USING INDEX deliveries_due") || scans {
-		t.Errorf("claim plan:\n%s\nwant a search of deliveries_due and no scan of deliveries", text)
-	}
+	return plan
 }

@@ -128,11 +128,12 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 	})
 }
 
-// Park shortens owner's leases of the given pending deliveries to until,
-// so that polling, of any node, finds them from then on. A lease that ends
-// by until already is left as it is: parking never lengthens a lease. The
-// due_at of a parked delivery moves with its lease, so that NextDue tells
-// the claimers to look again then.
+// Park gives up owner's leases of the given pending deliveries and defers
+// them: their due_at moves to until (or stays at their next attempt, if
+// that is later), so that no node claims them before then and NextDue
+// tells the claimers to look again then. A deferred delivery is pending,
+// unleased, and due after its next attempt time, which is how Unpark
+// finds it.
 //
 // No node is told of new work: none is due before until.
 func (db *DB) Park(ctx context.Context, owner string, ids []string, until time.Time) error {
@@ -142,9 +143,29 @@ func (db *DB) Park(ctx context.Context, owner string, ids []string, until time.T
 	u := micros(until)
 	return db.writeTx(ctx, func(t *txn) error {
 		_, err := t.updateByIDs(ctx, "park", `UPDATE deliveries
-			SET lease_until = ?, due_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END
-			WHERE lease_owner = ? AND status = 'pending' AND lease_until > ? AND id IN`, []any{u, u, u, owner, u}, ids)
+			SET lease_owner = '', lease_until = 0, due_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END
+			WHERE lease_owner = ? AND status = 'pending' AND id IN`, []any{u, u, owner}, ids)
 		return err
+	})
+}
+
+// Unpark makes the deliveries of a webhook that Park deferred past now due
+// at their next attempt time again, and tells the nodes of new work. It
+// reads the pending deliveries due after now through the due index: the
+// webhook's own index would walk its whole delivery history, so the query
+// appends an empty string to webhook_id, which keeps the planner off it.
+func (db *DB) Unpark(ctx context.Context, webhookID string, now time.Time) error {
+	return db.writeTx(ctx, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE deliveries SET due_at = next_attempt_at
+			WHERE status = 'pending' AND due_at > ? AND webhook_id || '' = ? AND lease_owner = '' AND due_at > next_attempt_at`,
+			micros(now), webhookID)
+		if err != nil {
+			return fail("unpark", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return t.newWork(ctx)
 	})
 }
 

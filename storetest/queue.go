@@ -231,11 +231,13 @@ func testRelease(t *testing.T, h *harness) {
 }
 
 func testPark(t *testing.T, h *harness) {
-	_, ds := h.queued(t, 4)
+	w, ds := h.queued(t, 5)
 	now := h.clock.Now()
 	eq(t, "claimed by node-a", len(h.claim(t, "node-a", now, time.Hour, 3)), 3)
 	eq(t, "claimed by node-b", len(h.claim(t, "node-b", now, time.Hour, 1)), 1)
-	h.record(t, result(ds[2], 1, pathhook.DeliverySucceeded, now, 200))
+	eq(t, "claimed by node-a", len(h.claim(t, "node-a", now, time.Hour, 1)), 1)
+	// ds[2] succeeds; ds[4] fails and waits for its retry, 5 s later.
+	h.record(t, result(ds[2], 1, pathhook.DeliverySucceeded, now, 200), result(ds[4], 1, pathhook.DeliveryPending, now, 500))
 	until := now.Add(30 * time.Second)
 	park := func(ids []string, until time.Time) {
 		t.Helper()
@@ -244,28 +246,52 @@ func testPark(t *testing.T, h *harness) {
 		}
 	}
 	park(append(deliveryIDs(ds), "dlv_unknown"), until)
-	park([]string{ds[0].ID}, now.Add(2*time.Hour)) // never lengthens
+	park([]string{ds[0].ID}, now.Add(2*time.Hour)) // node-a no longer holds it
 	lease := func(d pathhook.Delivery) string {
 		got := must(h.svc.Delivery(h.ctx, h.org, d.ID))(t)
-		return fmt.Sprintf("%s %s until %s", got.Status, got.LeaseOwner, got.LeaseUntil.Format(time.RFC3339Nano))
+		return fmt.Sprintf("%s %q until %s", got.Status, got.LeaseOwner, got.LeaseUntil.Format(time.RFC3339Nano))
 	}
 	at := func(status, owner string, until time.Time) string {
-		return fmt.Sprintf("%s %s until %s", status, owner, until.Format(time.RFC3339Nano))
+		return fmt.Sprintf("%s %q until %s", status, owner, until.Format(time.RFC3339Nano))
 	}
-	eq(t, "parked lease", lease(ds[0]), at(pathhook.DeliveryPending, "node-a", until))
-	eq(t, "parked lease", lease(ds[1]), at(pathhook.DeliveryPending, "node-a", until))
+	eq(t, "parked", lease(ds[0]), at(pathhook.DeliveryPending, "", time.Time{}))
+	eq(t, "parked", lease(ds[1]), at(pathhook.DeliveryPending, "", time.Time{}))
 	eq(t, "ended delivery", lease(ds[2]), at(pathhook.DeliverySucceeded, "", time.Time{}))
 	eq(t, "another node's lease", lease(ds[3]), at(pathhook.DeliveryPending, "node-b", now.Add(time.Hour)))
 	next, ok, err := h.db.NextDue(h.ctx)
-	if err != nil || !ok || !next.Equal(until) {
-		t.Errorf("NextDue = %v, %v, %v; want the end of the parked leases, %v", next, ok, err, until)
+	if want := now.Add(5 * time.Second); err != nil || !ok || !next.Equal(want) {
+		t.Errorf("NextDue = %v, %v, %v; want the retry's, %v", next, ok, err, want)
 	}
-	if jobs := h.claim(t, "node-c", until, time.Minute, 10); len(jobs) != 0 {
-		t.Errorf("claimed %v before the parked leases ran out", jobIDs(jobs))
-	}
-	later := until.Add(time.Millisecond)
-	eqSlice(t, "claimed once the parked leases ran out", jobIDs(h.claim(t, "node-c", later, time.Minute, 10)),
+	eqSlice(t, "claimed before the parks end", jobIDs(h.claim(t, "node-c", until.Add(-time.Millisecond), time.Minute, 10)),
+		[]string{ds[4].ID})
+	eqSlice(t, "claimed once the parks end", jobIDs(h.claim(t, "node-c", until, time.Minute, 10)),
 		[]string{ds[0].ID, ds[1].ID})
+
+	// Parked again, then brought back: due at once, and nothing else moves.
+	later := until.Add(time.Second)
+	h.record(t, result(ds[4], 2, pathhook.DeliveryPending, later, 500)) // a retry at later+5s
+	if err := h.db.Park(h.ctx, "node-c", []string{ds[0].ID, ds[1].ID}, later.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.Unpark(h.ctx, w.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	eqSlice(t, "claimed once unparked", jobIDs(h.claim(t, "node-d", later, time.Minute, 10)), []string{ds[0].ID, ds[1].ID})
+	next, ok, err = h.db.NextDue(h.ctx)
+	if want := later.Add(5 * time.Second); err != nil || !ok || !next.Equal(want) {
+		t.Errorf("NextDue after Unpark = %v, %v, %v; want the retry's, %v", next, ok, err, want)
+	}
+
+	// A node alone on the database, starting, brings back what was parked
+	// and frees every lease (node-b's of ds[3] too).
+	if err := h.db.Park(h.ctx, "node-d", []string{ds[0].ID}, later.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.ReleaseAllLeases(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	eqSlice(t, "claimed after ReleaseAllLeases", jobIDs(h.claim(t, "node-e", later, time.Minute, 10)),
+		[]string{ds[0].ID, ds[1].ID, ds[3].ID})
 }
 
 func testDisableFailing(t *testing.T, h *harness) {
