@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,4 +77,114 @@ func wait(t *testing.T, ch chan struct{}) {
 	case <-ch:
 	case <-t.Context().Done():
 	}
+}
+
+// parkCounter is a store that counts how often each delivery is parked.
+type parkCounter struct {
+	Store
+	mu     sync.Mutex
+	parked map[string]int
+}
+
+func (s *parkCounter) Park(ctx context.Context, owner string, ids []string, until time.Time) error {
+	s.mu.Lock()
+	for _, id := range ids {
+		s.parked[id]++
+	}
+	s.mu.Unlock()
+	return s.Store.Park(ctx, owner, ids, until)
+}
+
+// TestSQLiteSlowBacklogIsParkedAboutOnce: a webhook whose attempts take
+// 20 s, four at a time, is given a backlog of 60 deliveries, four minutes
+// of its work. What cannot start within the one-minute lease is parked,
+// deferred to its turn at that pace, and comes back about then: each
+// delivery is parked at most twice on the way. (When parks could not outlast
+// the lease, the tail was parked again every minute: up to five times.)
+func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
+	t.Parallel()
+	const perHook, backlog, took = 4, 60, 20 * time.Second
+	var mu sync.Mutex
+	round, held := make(chan struct{}), 0
+	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		ch := round
+		held++
+		mu.Unlock()
+		<-ch
+	})
+	t.Cleanup(func() { // before the receiver closes, which waits for its handlers
+		mu.Lock()
+		close(round)
+		mu.Unlock()
+	})
+	holding := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return held
+	}
+	s := newSystem(t, rc.URL)
+	store := &parkCounter{Store: s.db, parked: map[string]int{}}
+	e := New(Config{Store: store, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
+		Timeout: 5 * time.Second, Lease: time.Minute, Workers: 8, PerWebhook: perHook, Logger: testLogger(t)})
+	s.engine = e
+	s.svc = pathhook.NewService(pathhook.Config{Store: s.db, Clock: s.clock.Now, Dispatcher: e, Lease: e.LeaseOwner(), AllowHTTP: true})
+	s.run(e)
+	// answer lets the receiver answer the attempts it holds, took later.
+	answer := func() {
+		s.clock.Add(took)
+		mu.Lock()
+		close(round)
+		round, held = make(chan struct{}), 0
+		mu.Unlock()
+	}
+
+	first := s.enrol("learner-0")
+	waitFor(t, "the first attempt", func() bool { return holding() == 1 })
+	answer()
+	s.waitAttempts(first, 1)
+	for i := range backlog {
+		s.enrol("learner-" + strconv.Itoa(i+1))
+	}
+	// Round after round: the attempts the engine runs (perHook at a time)
+	// take 20 s; when it has none, time moves on to when the next pending
+	// delivery is due.
+	for step := 0; rc.count() < 1+backlog || holding() > 0; step++ {
+		if step > 200 {
+			t.Fatalf("still %d of %d delivered after %d rounds", rc.count(), 1+backlog, step)
+		}
+		waitFor(t, "the engine to settle", func() bool {
+			st := e.Stats()
+			return st.InFlight == min(perHook, st.InFlight+st.Queued) && holding() == st.InFlight
+		})
+		if n := holding(); n > 0 {
+			before := rc.count()
+			answer()
+			waitFor(t, "the answers to be taken", func() bool { return e.Stats().InFlight < n || rc.count() > before })
+			continue
+		}
+		next, ok, err := s.db.NextDue(context.Background())
+		if err != nil || !ok {
+			t.Fatalf("NextDue = %v, %v, %v with %d of %d delivered", next, ok, err, rc.count(), 1+backlog)
+		}
+		if d := next.Sub(s.clock.Now()); d >= 0 {
+			s.clock.Add(d + time.Millisecond) // a lease ending then is over
+		}
+		waitFor(t, "the next attempts", func() bool {
+			e.Poke()
+			st := e.Stats()
+			return st.InFlight+st.Queued > 0
+		})
+	}
+	worst, total := 0, 0
+	store.mu.Lock()
+	for _, n := range store.parked {
+		worst, total = max(worst, n), total+n
+	}
+	parkedOnce := len(store.parked)
+	store.mu.Unlock()
+	if parkedOnce == 0 || worst > 2 {
+		t.Errorf("%d deliveries parked, at most %d times each; want some, each at most twice", parkedOnce, worst)
+	}
+	t.Logf("%d of %d deliveries parked, %d parks, at most %d of one delivery", parkedOnce, backlog, total, worst)
 }

@@ -44,8 +44,10 @@ type hook struct {
 	fails   int            // attempts failed since the last success
 	latency time.Duration  // moving average of attempt durations
 	used    time.Time      // when it last had work
-	// deferredUntil is when the turns of the jobs parked so far end, and
-	// deferLatency the average attempt time when they were parked.
+	// deferredFrom and deferredUntil are when the turns of the jobs
+	// parked so far begin and end, and deferLatency the average attempt
+	// time when they were parked.
+	deferredFrom  time.Time
 	deferredUntil time.Time
 	deferLatency  time.Duration
 }
@@ -155,7 +157,8 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Time {
 	soonest := now.Add(wait)
 	turn := soonest
-	if h.deferredUntil.After(turn) {
+	run := h.deferredUntil.After(turn) // goes on from the jobs deferred before
+	if run {
 		turn = h.deferredUntil
 	}
 	h.deferredUntil = turn.Add(h.latency / time.Duration(h.limit(s.perHook)))
@@ -166,6 +169,9 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 	}
 	if last := now.Add(maxDefer); until.After(last) {
 		until = last
+	}
+	if !run {
+		h.deferredFrom = until
 	}
 	return until
 }
@@ -273,21 +279,28 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	s.roomMade()
 }
 
-// undefer forgets h's deferred jobs once they are due, and brings them
-// back at once if h has become faster than the estimates said (its attempts
-// take half the time they took when the jobs were deferred) or has run out
-// of work before they come back.
+// undefer forgets h's deferred jobs once they are all due, and brings them
+// back at once if h has become faster than the estimates said: its attempts
+// take half the time they took when the jobs were deferred, or it has run
+// out of work before the first of them comes back. (Once they have begun
+// to come back, the next come within deferStep or so.)
 func (s *scheduler) undefer(h *hook) {
 	if h.deferredUntil.IsZero() {
 		return
 	}
 	if h.deferredUntil.After(h.used) {
-		if h.latency > h.deferLatency/2 && (len(h.queue) > 0 || h.active > 0) {
+		faster := h.latency <= h.deferLatency/2
+		idle := len(h.queue) == 0 && h.active == 0 && h.used.Before(h.deferredFrom)
+		if !faster && !idle {
 			return
 		}
 		s.unpark(h.id)
 	}
-	h.deferredUntil, h.deferLatency = time.Time{}, 0
+	h.forgetDeferred()
+}
+
+func (h *hook) forgetDeferred() {
+	h.deferredFrom, h.deferredUntil, h.deferLatency = time.Time{}, time.Time{}, 0
 }
 
 // forget drops the queued jobs of webhooks that have been disabled.
@@ -349,7 +362,7 @@ func (s *scheduler) stop() {
 		s.drop(h)
 		if h.deferredUntil.After(now) {
 			s.unpark(h.id)
-			h.deferredUntil, h.deferLatency = time.Time{}, 0
+			h.forgetDeferred()
 		}
 	}
 	s.ready = nil
