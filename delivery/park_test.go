@@ -98,9 +98,11 @@ func (s *parkCounter) Park(ctx context.Context, owner string, ids []string, unti
 // TestSQLiteSlowBacklogIsParkedAboutOnce: a webhook whose attempts take
 // 20 s, four at a time, is given a backlog of 60 deliveries, four minutes
 // of its work. What cannot start within the one-minute lease is parked,
-// deferred to its turn at that pace, and comes back about then: each
-// delivery is parked at most twice on the way. (When parks could not outlast
-// the lease, the tail was parked again every minute: up to five times.)
+// deferred to its turn at that pace, and comes back about then: 48 of the
+// 60 are parked, each once, give or take the moments at which the claimer
+// runs (48 to 58 parks in 120 runs, at most 3 of one delivery; the test
+// allows 96 and 4). When parks could not outlast the lease, the tail was
+// parked again every minute: 160 parks, up to 5 of one delivery.
 func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 	t.Parallel()
 	const perHook, backlog, took = 4, 60, 20 * time.Second
@@ -161,6 +163,7 @@ func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 			before := rc.count()
 			answer()
 			waitFor(t, "the answers to be taken", func() bool { return e.Stats().InFlight < n || rc.count() > before })
+			e.Poke() // deferred deliveries that have come due meanwhile
 			continue
 		}
 		next, ok, err := s.db.NextDue(context.Background())
@@ -183,8 +186,9 @@ func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 	}
 	parkedOnce := len(store.parked)
 	store.mu.Unlock()
-	if parkedOnce == 0 || worst > 2 {
-		t.Errorf("%d deliveries parked, at most %d times each; want some, each at most twice", parkedOnce, worst)
+	if parkedOnce == 0 || worst > 4 || total > 2*parkedOnce {
+		t.Errorf("%d deliveries parked, %d parks, at most %d of one; want some, at most 4 of one and twice as many parks as deliveries",
+			parkedOnce, total, worst)
 	}
 	t.Logf("%d of %d deliveries parked, %d parks, at most %d of one delivery", parkedOnce, backlog, total, worst)
 }
