@@ -102,7 +102,7 @@ func (s *parkCounter) Park(ctx context.Context, owner string, ids []string, unti
 // 60 are parked, each once, give or take the moments at which the claimer
 // runs (48 to 58 parks in 120 runs, at most 3 of one delivery; the test
 // allows 96 and 4). When parks could not outlast the lease, the tail was
-// parked again every minute: 160 parks, up to 5 of one delivery.
+// parked again every minute: 147 to 160 parks, up to 5 of one delivery.
 func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 	t.Parallel()
 	const perHook, backlog, took = 4, 60, 20 * time.Second
