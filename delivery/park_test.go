@@ -184,11 +184,11 @@ func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 	for _, n := range store.parked {
 		worst, total = max(worst, n), total+n
 	}
-	parkedOnce := len(store.parked)
+	parkedDeliveries := len(store.parked)
 	store.mu.Unlock()
-	if parkedOnce == 0 || worst > 4 || total > 2*parkedOnce {
+	if parkedDeliveries == 0 || worst > 4 || total > 2*parkedDeliveries {
 		t.Errorf("%d deliveries parked, %d parks, at most %d of one; want some, at most 4 of one and twice as many parks as deliveries",
-			parkedOnce, total, worst)
+			parkedDeliveries, total, worst)
 	}
-	t.Logf("%d of %d deliveries parked, %d parks, at most %d of one delivery", parkedOnce, backlog, total, worst)
+	t.Logf("%d of %d deliveries parked, %d parks, at most %d of one delivery", parkedDeliveries, backlog, total, worst)
 }
