@@ -25,6 +25,25 @@ func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack)
 		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
 }
 
+// slowScheduler returns a scheduler on clock that runs one attempt per
+// webhook at a time and hands back to back. Webhook id has taken 20 s for
+// its first attempt and has then been given jobs 1 to 5, leased until a
+// minute from the clock's start (until): at that pace three of them start
+// within the lease and the other two are parked.
+func slowScheduler(clock *fakeClock, back *handedBack, id string) (s *scheduler, until time.Time) {
+	s = newTestScheduler(clock, 1, 100, back)
+	until = clock.Now().Add(time.Minute)
+	s.add([]pathhook.Job{leased(newJob(id, 0, ""), until)})
+	_, h, _ := s.next()
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
+	var jobs []pathhook.Job
+	for i := 1; i <= 5; i++ {
+		jobs = append(jobs, leased(newJob(id, i, ""), until))
+	}
+	s.add(jobs)
+	return s, until
+}
+
 func leased(job pathhook.Job, until time.Time) pathhook.Job {
 	job.LeaseUntil = until
 	return job
@@ -154,16 +173,7 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	var back handedBack
-	s := newTestScheduler(clock, 1, 100, &back)
-	until := clock.Now().Add(time.Minute)
-	s.add([]pathhook.Job{leased(newJob("wh_slow", 0, ""), until)})
-	_, h, _ := s.next()
-	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
-	var jobs []pathhook.Job
-	for i := 1; i <= 5; i++ {
-		jobs = append(jobs, leased(newJob("wh_slow", i, ""), until))
-	}
-	s.add(jobs)
+	s, until := slowScheduler(clock, &back, "wh_slow")
 	// At 20 s an attempt, one at a time, only the first three start, at
 	// 0, 20 and 40 s, early enough for a 60 s lease with a 5 s timeout.
 	if st := s.stats(); st.Queued != 3 || len(back.released) != 0 {
@@ -179,7 +189,7 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	// More of them later are deferred behind those, in steps of 10 s, and
 	// never more than maxDefer ahead.
 	back.parked = nil
-	jobs = nil
+	var jobs []pathhook.Job
 	for i := 6; i <= 9; i++ {
 		jobs = append(jobs, leased(newJob("wh_slow", i, ""), until))
 	}
@@ -189,8 +199,7 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	if fmt.Sprint(back.parked) != fmt.Sprint(want) {
 		t.Fatalf("parked %v, want %v", back.parked, want)
 	}
-	h = s.hooks["wh_slow"]
-	h.deferredUntil = now.Add(3 * maxDefer)
+	s.hooks["wh_slow"].deferredUntil = now.Add(3 * maxDefer)
 	s.add([]pathhook.Job{leased(newJob("wh_slow", 10, ""), until)})
 	if last := back.parked[len(back.parked)-1]; !last.until.Equal(now.Add(maxDefer)) {
 		t.Fatalf("parked %v: want the last deferred to %v", back.parked, now.Add(maxDefer))
@@ -207,16 +216,7 @@ func TestSchedulerUnparksAWebhookThatRecovers(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	var back handedBack
-	s := newTestScheduler(clock, 1, 100, &back)
-	until := clock.Now().Add(time.Minute)
-	s.add([]pathhook.Job{leased(newJob("wh_a", 0, ""), until)})
-	_, h, _ := s.next()
-	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
-	var jobs []pathhook.Job
-	for i := 1; i <= 5; i++ {
-		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
-	}
-	s.add(jobs)
+	s, until := slowScheduler(clock, &back, "wh_a")
 	if len(back.parked) == 0 {
 		t.Fatal("nothing parked")
 	}
@@ -247,16 +247,7 @@ func TestSchedulerUnparksAnIdleWebhook(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	var back handedBack
-	s := newTestScheduler(clock, 1, 100, &back)
-	until := clock.Now().Add(time.Minute)
-	s.add([]pathhook.Job{leased(newJob("wh_a", 0, ""), until)})
-	_, h, _ := s.next()
-	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
-	var jobs []pathhook.Job
-	for i := 1; i <= 5; i++ {
-		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
-	}
-	s.add(jobs)
+	s, until := slowScheduler(clock, &back, "wh_a")
 	if st := s.stats(); st.Queued != 3 || len(back.parked) == 0 {
 		t.Fatalf("stats %+v, parked %v: want 3 queued, the rest parked", st, back.parked)
 	}
@@ -269,7 +260,7 @@ func TestSchedulerUnparksAnIdleWebhook(t *testing.T) {
 	}
 	// Parked again, then the engine stops: what it deferred comes back.
 	s.add([]pathhook.Job{leased(newJob("wh_a", 6, ""), until), leased(newJob("wh_a", 7, ""), until)})
-	_, h, _ = s.next()
+	s.next()
 	s.add([]pathhook.Job{leased(newJob("wh_a", 8, ""), until), leased(newJob("wh_a", 9, ""), until),
 		leased(newJob("wh_a", 10, ""), until), leased(newJob("wh_a", 11, ""), until)})
 	s.stop()

@@ -2,12 +2,12 @@ package postgres_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/postgres"
+	"github.com/pathhook/pathhook/storetest"
 )
 
 // BenchmarkRecord measures recording attempts in batches of 100, as the
@@ -29,37 +29,8 @@ func BenchmarkRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := p.Webhooks[0]
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	var ids []string
-	err = db.Update(ctx, func(tx pathhook.Tx) error {
-		for range b.N {
-			ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: org.ID, PathwayID: p.ID,
-				Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: []byte(`{}`)}
-			d := pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: org.ID, WebhookID: w.ID,
-				EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
-			if err := tx.CreateEvent(ctx, ev, []pathhook.Delivery{d}); err != nil {
-				return err
-			}
-			ids = append(ids, d.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	status := 200
-	body := strings.Repeat("x", 64)
+	ids := storetest.Queue(b, db, org.ID, p, b.N, now)
 	b.ResetTimer()
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		rs := make([]pathhook.Result, len(batch))
-		for i, id := range batch {
-			rs[i] = pathhook.Result{DeliveryID: id, WebhookID: w.ID, Status: pathhook.DeliverySucceeded,
-				Attempt: pathhook.Attempt{N: 1, StartedAt: now, DurationMS: 20, ResponseStatus: &status, ResponseBody: body}}
-		}
-		if err := db.Record(ctx, rs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.RecordAll(b, db, p.Webhooks[0].ID, ids, now)
 }

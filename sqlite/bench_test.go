@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/pathhook/pathhook/secretbox"
 	"github.com/pathhook/pathhook/sqlite"
 	"github.com/pathhook/pathhook/sqlstore"
+	"github.com/pathhook/pathhook/storetest"
 )
 
 // benchStore opens a store with a sealing box, an org, a pathway and its
@@ -84,42 +84,12 @@ func enrol(b *testing.B, svc *pathhook.Service, org string, p *pathhook.Pathway,
 	}
 }
 
-// queue writes n pending deliveries, each with its own event, to the
-// pathway's enrolments webhook.
-func queue(b *testing.B, db *sqlstore.DB, org string, p *pathhook.Pathway, n int, now time.Time) []string {
-	b.Helper()
-	ctx := context.Background()
-	payload := []byte(`{"id":"evt","type":"enrolment.created","data":{"learner":{"id":"x","email":"ada@example.com","name":"Ada Lovelace"}},"padding":"` +
-		strings.Repeat("x", 300) + `"}`)
-	var ids []string
-	for done := 0; done < n; {
-		err := db.Update(ctx, func(tx pathhook.Tx) error {
-			for i := 0; i < 1000 && done+i < n; i++ {
-				ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: org, PathwayID: p.ID,
-					Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: payload}
-				d := pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: org, WebhookID: p.Webhooks[0].ID,
-					EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
-				if err := tx.CreateEvent(ctx, ev, []pathhook.Delivery{d}); err != nil {
-					return err
-				}
-				ids = append(ids, d.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		done = len(ids)
-	}
-	return ids
-}
-
 // BenchmarkClaimDue measures claiming due deliveries in batches of 100;
 // one op is one delivery claimed.
 func BenchmarkClaimDue(b *testing.B) {
 	db, _, org, p := benchStore(b, sqlite.Options{})
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	queue(b, db, org, p, b.N, now)
+	storetest.Queue(b, db, org, p, b.N, now)
 	ctx := context.Background()
 	b.ResetTimer()
 	defer cpuMeter(b)()
@@ -141,22 +111,10 @@ func BenchmarkClaimDue(b *testing.B) {
 func BenchmarkRecord(b *testing.B) {
 	db, _, org, p := benchStore(b, sqlite.Options{})
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	ids := queue(b, db, org, p, b.N, now)
-	ctx := context.Background()
-	status := 200
+	ids := storetest.Queue(b, db, org, p, b.N, now)
 	b.ResetTimer()
 	defer cpuMeter(b)()
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		rs := make([]pathhook.Result, len(batch))
-		for i, id := range batch {
-			rs[i] = pathhook.Result{DeliveryID: id, WebhookID: p.Webhooks[0].ID, Status: pathhook.DeliverySucceeded,
-				Attempt: pathhook.Attempt{N: 1, StartedAt: now, DurationMS: 20, ResponseStatus: &status, ResponseBody: "ok"}}
-		}
-		if err := db.Record(ctx, rs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.RecordAll(b, db, p.Webhooks[0].ID, ids, now)
 }
 
 // BenchmarkAuthenticate measures Service.Authenticate, a read transaction

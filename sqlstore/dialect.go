@@ -74,7 +74,8 @@ type Pipe interface {
 	Later(query string, args []any, onErr func(error) error)
 }
 
-// Rows is what a query returns: *sql.Rows, or a Pipe's rows.
+// Rows is what the queries of a transaction return: *sql.Rows, the rows of
+// a direct query (*driverRows), or a Pipe's.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error

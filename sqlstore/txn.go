@@ -40,10 +40,6 @@ type txn struct {
 
 var _ pathhook.Tx = (*txn)(nil)
 
-// rows is what the queries of a txn return: *sql.Rows, *driverRows or
-// the rows of a Pipe.
-type rows = Rows
-
 // row is what queryRow returns: *sql.Row or oneRow.
 type row interface{ Scan(dest ...any) error }
 
@@ -95,7 +91,7 @@ func (affected) LastInsertId() (int64, error) {
 	return 0, errors.New("sqlstore: LastInsertId is not supported")
 }
 
-func (t *txn) query(ctx context.Context, query string, args ...any) (rows, error) {
+func (t *txn) query(ctx context.Context, query string, args ...any) (Rows, error) {
 	if t.ctx != nil {
 		ctx = t.ctx
 	}
@@ -175,7 +171,7 @@ func (t *txn) forUpdate() string {
 }
 
 // collect scans every row into a slice and closes rows.
-func collect[T any](rows rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
+func collect[T any](rows Rows, op string, scan func(s interface{ Scan(...any) error }, v *T) error) ([]T, error) {
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
