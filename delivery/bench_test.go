@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -56,6 +57,25 @@ func BenchmarkAttempt(b *testing.B) {
 	})
 }
 
+// BenchmarkJournal measures keeping a result in the journal and letting it
+// go once recorded, as many at once as GOMAXPROCS allows: what the journal
+// adds to each attempt.
+func BenchmarkJournal(b *testing.B) {
+	j, _, err := openJournal(b.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := succeeded("dlv_01JDXK2V9F3W6Q8R0T5Y7U1I3O", 1)
+		r.WebhookID = "wh_01JDXK2V9F3W6Q8R0T5Y7U1I3P"
+		for pb.Next() {
+			j.recorded([]*segment{j.add(&r)})
+		}
+	})
+	j.close()
+}
+
 // BenchmarkEngine measures deliveries through the engine, from Offer to a
 // local receiver and a result handed to a store that keeps nothing: the
 // engine's own ceiling, without a database.
@@ -107,6 +127,7 @@ func (s *nopStore) Record(_ context.Context, rs []pathhook.Result) error {
 	s.recorded.Add(int64(len(rs)))
 	return nil
 }
+func (s *nopStore) Restore(context.Context, []pathhook.Result) (int, error) { return 0, nil }
 func (s *nopStore) Release(context.Context, string, []string) error         { return nil }
 func (s *nopStore) Park(context.Context, string, []string, time.Time) error { return nil }
 

@@ -79,6 +79,13 @@ type Config struct {
 	// the jitter (math/rand/v2.Float64). Both must be safe for concurrent use.
 	Clock func() time.Time
 	Rand  func() float64
+	// Journal, when set, is a directory where each result is kept the
+	// moment its attempt ends, until it is recorded: a process killed in
+	// between then does not send those deliveries again, since Run
+	// restores their results before it claims anything. It must be used by
+	// one engine at a time, on a store that no other node shares: the
+	// restored results are recorded whatever the deliveries' leases say.
+	Journal string
 	// Logger defaults to one that discards; Observer may be nil.
 	Logger   *slog.Logger
 	Observer Observer
@@ -127,6 +134,7 @@ type Engine struct {
 	store   Store
 	send    *sender
 	rec     *recorder
+	journal *journal // nil without Config.Journal
 	sched   *scheduler
 	wake    chan struct{} // the claimer
 	chore   chan struct{} // the chores
@@ -186,6 +194,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Attempts in flight outlive ctx: cutting one off after the receiver
 	// has acted on it would only cause a duplicate.
 	attempts := context.WithoutCancel(ctx)
+	if e.c.Journal != "" {
+		j, results, err := openJournal(e.c.Journal, e.c.Logger)
+		if err != nil {
+			e.c.Logger.Error("delivery: running without a journal; a crash sends the deliveries whose results are not yet recorded again", "err", err)
+		} else {
+			e.journal, e.rec.journal = j, j
+			e.restore(attempts, results)
+		}
+	}
 	var workers, loops sync.WaitGroup
 	for range e.c.Workers {
 		workers.Go(func() { e.work(attempts) })
@@ -206,6 +223,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	workers.Wait()
 	e.rec.close()
 	<-recorded
+	if e.journal != nil {
+		e.journal.close()
+	}
 	e.c.Logger.Info("delivery: engine stopped", "owner", e.c.Owner)
 	return nil
 }
@@ -221,13 +241,17 @@ func (e *Engine) work(ctx context.Context) {
 		a, ans := e.send.send(ctx, &job)
 		end := e.c.Clock()
 		res := outcome(&job, a, ans, e.c.Schedule, end, e.c.Rand())
+		var seg *segment
+		if e.journal != nil {
+			seg = e.journal.add(&res)
+		}
 		took := end.Sub(start)
 		e.sched.done(h, &res, took)
 		if e.c.Observer != nil {
 			e.c.Observer.Attempted(&res, took)
 		}
 		e.logAttempt(&job, &res)
-		e.rec.add(res)
+		e.rec.add(res, seg)
 	}
 }
 

@@ -169,6 +169,21 @@ func (s *fakeStore) Record(_ context.Context, results []pathhook.Result) error {
 	return nil
 }
 
+func (s *fakeStore) Restore(ctx context.Context, results []pathhook.Result) (int, error) {
+	s.mu.Lock()
+	var missing []pathhook.Result
+	for _, r := range results {
+		if d := s.deliveries[r.DeliveryID]; d != nil && r.Attempt.N > d.count {
+			missing = append(missing, r)
+		}
+	}
+	s.mu.Unlock()
+	if len(missing) == 0 {
+		return 0, nil
+	}
+	return len(missing), s.Record(ctx, missing)
+}
+
 func (s *fakeStore) failPending(webhookID string) {
 	for _, d := range s.deliveries {
 		if d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending {

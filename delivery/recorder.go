@@ -31,11 +31,19 @@ type recorder struct {
 	log      *slog.Logger
 	observer Observer
 	clock    func() time.Time
+	journal  *journal // told what is recorded; nil without one
 
-	results chan pathhook.Result
+	results chan kept
 	wake    chan struct{}
 	mu      sync.Mutex
 	back    []handback // deliveries to hand back to the store, in order
+}
+
+// kept is a result, and the journal file that holds it (nil when none
+// does).
+type kept struct {
+	res pathhook.Result
+	seg *segment
 }
 
 // handback is deliveries whose leases are to end at until: the zero time
@@ -49,15 +57,16 @@ type handback struct {
 
 func newRecorder(c *Config) *recorder {
 	return &recorder{store: c.Store, owner: c.Owner, linger: c.FlushInterval, log: c.Logger, observer: c.Observer,
-		clock: c.Clock, results: make(chan pathhook.Result, c.Workers), wake: make(chan struct{}, 1)}
+		clock: c.Clock, results: make(chan kept, c.Workers), wake: make(chan struct{}, 1)}
 }
 
-// add queues a result for the next batch. It blocks while the store is
-// behind, which holds the workers back rather than piling results up: an
+// add queues a result, and the journal file that keeps it (if any), for
+// the next batch. It blocks while the store is behind, which holds the
+// workers back rather than piling results up: without a journal, an
 // attempt that has reached its receiver but is not recorded is sent again
 // if the process dies, so the results queue holds no more than the
 // workers make between two writes.
-func (r *recorder) add(res pathhook.Result) { r.results <- res }
+func (r *recorder) add(res pathhook.Result, seg *segment) { r.results <- kept{res, seg} }
 
 // release queues deliveries to be released. It never blocks.
 func (r *recorder) release(ids ...string) { r.handBack(time.Time{}, ids) }
@@ -95,18 +104,24 @@ func (r *recorder) poke() {
 // run writes until close has been called and all is written. ctx carries
 // values only: writes must still happen after the engine's context ends.
 func (r *recorder) run(ctx context.Context) {
-	batch := make([]pathhook.Result, 0, recordBatch)
+	var b batch
 	for open := true; open; {
 		select {
-		case res, ok := <-r.results:
+		case k, ok := <-r.results:
 			if !ok {
 				open = false
 				break
 			}
-			batch, open = r.gather(append(batch, res))
-			r.write(ctx, batch)
-			clear(batch)
-			batch = batch[:0]
+			b.add(k)
+			open = r.gather(&b)
+			r.write(ctx, b.results)
+			// Written or given up on: a result that could not be written
+			// is attempted again once its lease runs out, as without a
+			// journal.
+			if r.journal != nil {
+				r.journal.recorded(b.segs)
+			}
+			b.reset()
 		case <-r.wake:
 		}
 		r.handBackQueued(ctx)
@@ -117,43 +132,61 @@ func (r *recorder) run(ctx context.Context) {
 // follow it.
 func (r *recorder) close() { close(r.results) }
 
-// gather adds to batch the results that are waiting, and those that come
+// batch is results to write together, and the journal files that hold
+// them.
+type batch struct {
+	results []pathhook.Result
+	segs    []*segment
+}
+
+func (b *batch) add(k kept) {
+	b.results = append(b.results, k.res)
+	b.segs = append(b.segs, k.seg)
+}
+
+func (b *batch) reset() {
+	clear(b.results)
+	clear(b.segs)
+	b.results, b.segs = b.results[:0], b.segs[:0]
+}
+
+// gather adds to b the results that are waiting, and those that come
 // within the linger time, up to recordBatch. open is false once the results
 // channel has been closed.
-func (r *recorder) gather(batch []pathhook.Result) (_ []pathhook.Result, open bool) {
+func (r *recorder) gather(b *batch) (open bool) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	for len(batch) < recordBatch {
+	for len(b.results) < recordBatch {
 		select {
-		case res, ok := <-r.results:
+		case k, ok := <-r.results:
 			if !ok {
-				return batch, false
+				return false
 			}
-			batch = append(batch, res)
+			b.add(k)
 			continue
 		default:
 		}
 		if r.linger <= 0 {
-			return batch, true
+			return true
 		}
 		if timer == nil {
 			timer = time.NewTimer(r.linger)
 		}
 		select {
-		case res, ok := <-r.results:
+		case k, ok := <-r.results:
 			if !ok {
-				return batch, false
+				return false
 			}
-			batch = append(batch, res)
+			b.add(k)
 		case <-timer.C:
-			return batch, true
+			return true
 		}
 	}
-	return batch, true
+	return true
 }
 
 // write records batch. If the batch keeps failing, one result may be at

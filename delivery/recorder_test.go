@@ -27,7 +27,7 @@ func TestRecorderBatchesWaitingResults(t *testing.T) {
 	for i := range n {
 		job := store.add(newJob("wh_a", i, ""), time.Minute)
 		r.add(pathhook.Result{DeliveryID: job.DeliveryID, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded,
-			Attempt: pathhook.Attempt{N: 1}})
+			Attempt: pathhook.Attempt{N: 1}}, nil)
 	}
 	r.close()
 	r.run(context.Background())

@@ -16,6 +16,10 @@ type Store interface {
 	// Record writes the results of attempts in one transaction and clears
 	// their leases.
 	Record(ctx context.Context, results []pathhook.Result) error
+	// Restore records, like Record, those of results whose attempts it
+	// does not have yet (the attempt's number is above its delivery's
+	// attempt count), and returns how many it recorded.
+	Restore(ctx context.Context, results []pathhook.Result) (int, error)
 	// Release clears owner's leases of the given deliveries so that any
 	// node's next poll finds them.
 	Release(ctx context.Context, owner string, ids []string) error

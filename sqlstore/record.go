@@ -21,6 +21,62 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results) })
 }
 
+// Restore records those of results whose attempts the store does not have
+// yet, in one transaction, like Record, and returns how many it recorded:
+// results that a process kept aside before it could record them, and that
+// it may have recorded after all. An attempt is missing when its number is
+// above its delivery's attempt count; results of deliveries that are gone
+// are dropped.
+func (db *DB) Restore(ctx context.Context, results []pathhook.Result) (int, error) {
+	var n int
+	err := db.writeTx(ctx, func(t *txn) error {
+		missing, err := t.missing(ctx, results)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		n = len(missing)
+		return t.record(ctx, missing)
+	})
+	return n, err
+}
+
+// missing returns, in order, the results whose attempts are newer than
+// their deliveries' attempt counts.
+func (t *txn) missing(ctx context.Context, results []pathhook.Result) ([]pathhook.Result, error) {
+	type recorded struct {
+		id    string
+		count int
+	}
+	counts := map[string]int{}
+	for start := 0; start < len(results); start += maxIDsPerQuery {
+		chunk := results[start:min(start+maxIDsPerQuery, len(results))]
+		ids := make([]any, len(chunk))
+		for i, r := range chunk {
+			ids[i] = r.DeliveryID
+		}
+		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE id IN ("+placeholders(len(ids))+")"+t.forUpdate(), ids...)
+		if err != nil {
+			return nil, fail("restore: deliveries", err)
+		}
+		found, err := collect(rows, "restore: deliveries", func(s interface{ Scan(...any) error }, r *recorded) error {
+			return s.Scan(&r.id, &r.count)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			counts[r.id] = r.count
+		}
+	}
+	var missing []pathhook.Result
+	for _, r := range results {
+		if count, ok := counts[r.DeliveryID]; ok && r.Attempt.N > count {
+			missing = append(missing, r)
+		}
+	}
+	return missing, nil
+}
+
 func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 	for _, r := range results {
 		if r.DisableReason == "" {

@@ -181,6 +181,44 @@ func testRecord(t *testing.T, h *harness) {
 	}
 }
 
+// testRestore records results kept by a process that died: those already
+// recorded, or of deliveries that are gone, are left out.
+func testRestore(t *testing.T, h *harness) {
+	_, ds := h.queued(t, 3)
+	now := h.clock.Now()
+	h.claim(t, "node-a", now, time.Minute, 10)
+	t1, t2 := now.Add(time.Second), now.Add(2*time.Second)
+	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200))
+	kept := []pathhook.Result{
+		result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200), // recorded before the process died
+		result(ds[1], 1, pathhook.DeliveryPending, t1, 503),
+		result(ds[1], 2, pathhook.DeliverySucceeded, t2, 204),
+		result(ds[2], 1, pathhook.DeliveryPending, t2, 500),
+		result(pathhook.Delivery{ID: "dlv_gone", WebhookID: ds[0].WebhookID}, 1, pathhook.DeliverySucceeded, t2, 200),
+	}
+	n, err := h.db.Restore(h.ctx, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "results restored", n, 3)
+	d0 := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	eq(t, "attempts of the delivery recorded before", len(d0.Attempts), 1)
+	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	if d1.Status != pathhook.DeliverySucceeded || d1.AttemptCount != 2 || len(d1.Attempts) != 2 || *d1.Attempts[1].ResponseStatus != 204 ||
+		d1.LeaseOwner != "" {
+		t.Errorf("restored delivery = %+v", d1)
+	}
+	d2 := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
+	if d2.Status != pathhook.DeliveryPending || d2.AttemptCount != 1 || d2.NextAttemptAt == nil || !d2.NextAttemptAt.Equal(t2.Add(5*time.Second)) {
+		t.Errorf("restored retry = %+v", d2)
+	}
+	// Restoring again changes nothing.
+	eq(t, "results restored twice", must(h.db.Restore(h.ctx, kept))(t), 0)
+	eq(t, "attempts after restoring twice", len(must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t).Attempts), 2)
+	// Due at its retry, not before.
+	eqSlice(t, "claimed at the retry", jobIDs(h.claim(t, "node-b", t2.Add(5*time.Second), time.Minute, 10)), []string{ds[2].ID})
+}
+
 func testRecordDisables(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 3)
 	now := h.clock.Now()

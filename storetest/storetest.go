@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Record", testRecord},
 		{"Record disables", testRecordDisables},
 		{"Record a large batch", testRecordBatch},
+		{"Restore", testRestore},
 		{"Release", testRelease},
 		{"Park", testPark},
 		{"Disable failing", testDisableFailing},

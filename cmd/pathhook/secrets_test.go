@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -349,17 +350,20 @@ func checkLogLines(t *testing.T, lc *leakCheck, out string) {
 // memory files) to hold a secret in plain.
 func checkFiles(t *testing.T, lc *leakCheck, dir string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if name, ok := lc.find(data); ok {
-			t.Errorf("%s holds %s in plain", e.Name(), name)
+			t.Errorf("%s holds %s in plain", path, name)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -64,7 +64,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	engine := delivery.New(delivery.Config{
 		Store: store, Platform: c.platform, Control: guard.Control,
 		Schedule: c.retrySchedule, Timeout: c.deliveryTimeout, Workers: c.workers, PerWebhook: c.perWebhook,
-		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention, Logger: log, Observer: stats,
+		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention,
+		Journal: journalDir(c.db), Logger: log, Observer: stats,
 	})
 	svc := pathhook.NewService(pathhook.Config{
 		Store: store, Dispatcher: engine, Lease: engine.LeaseOwner(),
@@ -137,6 +138,18 @@ func openServeStore(ctx context.Context, c *config, log *slog.Logger) (*sqlstore
 		log.Info("took over deliveries that a previous process held", "deliveries", n)
 	}
 	return store, release, nil
+}
+
+// journalDir is where the engine keeps results until they are recorded:
+// beside a SQLite file, which one server holds at a time. PostgreSQL's
+// nodes share their work, and a node restarted after a crash must not
+// record results that another node may have taken over since, so it has
+// none.
+func journalDir(db string) string {
+	if isPostgres(db) {
+		return ""
+	}
+	return db + "-results"
 }
 
 // newHandler routes the API, the operational endpoints and the admin UI.

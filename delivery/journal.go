@@ -1,0 +1,255 @@
+package delivery
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/pathhook/pathhook"
+)
+
+// segmentSize is how large a journal file grows before the next result
+// starts a new one. A file is deleted once all its results are recorded.
+const segmentSize = 1 << 20
+
+// journal keeps each result in a file the moment its attempt ends, so that
+// a process killed before the recorder has written a batch does not send
+// those deliveries again when it restarts: the restarted engine restores
+// what the store lacks from the files first. Each result is one write to
+// the file, with no fsync: the operating system keeps what a killed
+// process wrote, and a machine that loses power loses only the results it
+// had not recorded, which are then sent again, as without a journal.
+//
+// The journal is a directory of files named by number, each holding JSON
+// lines; results go to the newest.
+type journal struct {
+	dir     string
+	log     *slog.Logger
+	maxSize int // segmentSize, but for tests
+
+	mu      sync.Mutex
+	cur     *segment
+	next    int  // the number of the next file
+	failing bool // the last write failed: logged once until one succeeds
+}
+
+// segment is one of the journal's files.
+type segment struct {
+	f       *os.File
+	size    int
+	pending int // results written and not yet recorded
+}
+
+// openJournal opens the journal in dir, creating dir if need be, and
+// returns the results that its files hold, in the order they were written.
+// The files stay until drop is called: the caller first restores their
+// results to the store.
+func openJournal(dir string, log *slog.Logger) (*journal, []pathhook.Result, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("delivery journal: %w", err)
+	}
+	names, err := journalFiles(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var results []pathhook.Result
+	for _, name := range names {
+		rs, err := readSegment(filepath.Join(dir, name), log)
+		if err != nil {
+			return nil, nil, err
+		}
+		results = append(results, rs...)
+	}
+	j := &journal{dir: dir, log: log, maxSize: segmentSize}
+	if n := len(names); n > 0 {
+		last, _ := strconv.Atoi(names[n-1])
+		j.next = last + 1
+	}
+	return j, results, nil
+}
+
+// journalFiles returns the names of dir's journal files, oldest first.
+func journalFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("delivery journal: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err == nil && e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	return names, nil
+}
+
+// readSegment reads one journal file. A line that does not decode, such as
+// the last one of a file cut short when the machine stopped, is skipped
+// with a warning: its delivery is attempted again.
+func readSegment(path string, log *slog.Logger) ([]pathhook.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("delivery journal: %w", err)
+	}
+	defer f.Close()
+	var results []pathhook.Result
+	lines := bufio.NewScanner(f)
+	lines.Buffer(nil, 16<<20)
+	for n := 1; lines.Scan(); n++ {
+		var r pathhook.Result
+		if err := json.Unmarshal(lines.Bytes(), &r); err != nil || r.DeliveryID == "" {
+			log.Warn("delivery journal: skipped a line that does not hold a result", "file", path, "line", n)
+			continue
+		}
+		results = append(results, r)
+	}
+	if err := lines.Err(); err != nil {
+		return nil, fmt.Errorf("delivery journal: %s: %w", path, err)
+	}
+	return results, nil
+}
+
+// drop deletes the files that openJournal read.
+func (j *journal) drop() error {
+	names, err := journalFiles(j.dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if n, _ := strconv.Atoi(name); n >= j.next {
+			continue
+		}
+		if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
+			return fmt.Errorf("delivery journal: %w", err)
+		}
+	}
+	return nil
+}
+
+// add writes r to the journal and returns the file that holds it, to be
+// passed to recorded once r is in the store. If the write fails, r is not
+// kept (nil is returned) and the failure is logged: the engine goes on as
+// it would without a journal.
+func (j *journal) add(r *pathhook.Result) *segment {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return nil // a Result always encodes
+	}
+	line = append(line, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cur == nil {
+		if err := j.start(); err != nil {
+			j.failed(err)
+			return nil
+		}
+	}
+	s := j.cur
+	if _, err := s.f.Write(line); err != nil {
+		j.failed(err)
+		return nil
+	}
+	j.failing = false
+	s.pending++
+	if s.size += len(line); s.size >= j.maxSize {
+		j.cur = nil // the next result starts a new file
+		if s.pending == 0 {
+			j.remove(s)
+		}
+	}
+	return s
+}
+
+func (j *journal) start() error {
+	f, err := os.OpenFile(filepath.Join(j.dir, strconv.Itoa(j.next)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	j.next++
+	j.cur = &segment{f: f}
+	return nil
+}
+
+func (j *journal) failed(err error) {
+	if !j.failing {
+		j.log.Error("delivery journal: cannot keep results; a crash before they are recorded sends their deliveries again", "dir", j.dir, "err", err)
+	}
+	j.failing = true
+}
+
+// recorded tells the journal that the results in these files (one entry
+// per result, nil for one not kept) are in the store. A file that is no
+// longer written to is deleted once all its results are.
+func (j *journal) recorded(segs []*segment) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, s := range segs {
+		if s == nil {
+			continue
+		}
+		if s.pending--; s.pending == 0 && s != j.cur {
+			j.remove(s)
+		}
+	}
+}
+
+// close deletes the journal's files once every result has been recorded:
+// the engine has stopped.
+func (j *journal) close() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if s := j.cur; s != nil && s.pending == 0 {
+		j.cur = nil
+		j.remove(s)
+	}
+}
+
+func (j *journal) remove(s *segment) {
+	name := s.f.Name()
+	err := s.f.Close()
+	if err == nil {
+		err = os.Remove(name)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		j.log.Warn("delivery journal: cannot delete a recorded file; its results are restored, and skipped, at the next start", "file", name, "err", err)
+	}
+}
+
+// restore records the results that the journal held when the engine
+// started, those the store lacks, in batches, and then deletes the files.
+// If the store fails, the files stay for the next start, and the
+// deliveries whose results were not restored are attempted again.
+func (e *Engine) restore(ctx context.Context, results []pathhook.Result) {
+	restored := 0
+	for batch := range slices.Chunk(results, recordBatch) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		n, err := e.store.Restore(wctx, batch)
+		cancel()
+		if err != nil {
+			e.c.Logger.Error("delivery journal: cannot restore results; their deliveries are attempted again", "dir", e.journal.dir, "err", err)
+			return
+		}
+		restored += n
+	}
+	if len(results) > 0 {
+		e.c.Logger.Info("delivery: restored the results of attempts that the previous process had not recorded",
+			"results", len(results), "restored", restored)
+	}
+	if err := e.journal.drop(); err != nil {
+		e.c.Logger.Warn("delivery journal: cannot delete restored files; they are read again, and skipped, at the next start", "err", err)
+	}
+}

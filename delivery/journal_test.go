@@ -1,0 +1,157 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+func journalNames(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := journalFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func succeeded(id string, n int) pathhook.Result {
+	code := 200
+	return pathhook.Result{DeliveryID: id, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded,
+		Attempt: pathhook.Attempt{N: n, StartedAt: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), DurationMS: 3, ResponseStatus: &code, ResponseBody: "ok"}}
+}
+
+func TestJournalDeletesAFileOnceItsResultsAreRecorded(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	j, held, err := openJournal(dir, testLogger(t))
+	if err != nil || len(held) != 0 {
+		t.Fatalf("a new journal holds %v (%v)", held, err)
+	}
+	j.maxSize = 1 // one result a file
+	r1, r2, r3 := succeeded("dlv_1", 1), succeeded("dlv_2", 1), succeeded("dlv_3", 2)
+	s1, s2 := j.add(&r1), j.add(&r2)
+	if s1 == nil || s2 == nil || s1 == s2 {
+		t.Fatalf("files %p, %p: want one each", s1, s2)
+	}
+	if got := journalNames(t, dir); !slices.Equal(got, []string{"0", "1"}) {
+		t.Fatalf("files %v, want 0 and 1", got)
+	}
+	j.recorded([]*segment{s2, nil})
+	if got := journalNames(t, dir); !slices.Equal(got, []string{"0"}) {
+		t.Fatalf("files %v after the second result was recorded, want 0", got)
+	}
+
+	// A process that dies now leaves the first result and the third,
+	// which the next process reads back in order, skipping a line cut
+	// short.
+	j.maxSize = segmentSize
+	j.add(&r3)
+	f, err := os.OpenFile(filepath.Join(dir, "2"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"DeliveryID":"dlv_4","Attem`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	j2, held, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range held {
+		ids = append(ids, r.DeliveryID)
+	}
+	if !slices.Equal(ids, []string{"dlv_1", "dlv_3"}) || held[1].Attempt.N != 2 || *held[1].Attempt.ResponseStatus != 200 ||
+		!held[1].Attempt.StartedAt.Equal(r3.Attempt.StartedAt) {
+		t.Fatalf("read back %+v", held)
+	}
+	if err := j2.drop(); err != nil {
+		t.Fatal(err)
+	}
+	s4 := j2.add(&r1)
+	if got := journalNames(t, dir); !slices.Equal(got, []string{"3"}) {
+		t.Fatalf("files %v after drop and a new result, want 3", got)
+	}
+	j2.recorded([]*segment{s4})
+	j2.close()
+	if got := journalNames(t, dir); len(got) != 0 {
+		t.Fatalf("files %v after close, want none", got)
+	}
+}
+
+// TestSQLiteJournalledResultsAreNotSentAgain stands for a process killed
+// after its attempts ended and before their results were recorded: the
+// next engine restores what the journal holds instead of sending those
+// deliveries again.
+func TestSQLiteJournalledResultsAreNotSentAgain(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newSystem(t, rc.URL) // its engine, node-a, is the one that died
+	done, retry, recorded, fresh := s.enrol("learner-1"), s.enrol("learner-2"), s.enrol("learner-3"), s.enrol("learner-4")
+	at := s.clock.Now()
+	if err := s.db.Record(context.Background(), []pathhook.Result{result(s, recorded, 1, pathhook.DeliverySucceeded, at)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ReleaseAllLeases(context.Background()); err != nil { // as serve does on start
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "results")
+	j, _, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retried := result(s, retry, 1, pathhook.DeliveryPending, at)
+	retried.NextAttemptAt = at.Add(time.Hour)
+	for _, r := range []pathhook.Result{result(s, done, 1, pathhook.DeliverySucceeded, at), retried,
+		result(s, recorded, 1, pathhook.DeliverySucceeded, at)} {
+		if j.add(&r) == nil {
+			t.Fatal("journal add failed")
+		}
+	}
+
+	t.Cleanup(func() { // after the engine has stopped
+		if got := journalNames(t, dir); len(got) != 0 {
+			t.Errorf("journal files %v after the engine stopped, want none", got)
+		}
+	})
+	e := New(Config{Store: s.db, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now, Timeout: 5 * time.Second,
+		Workers: 4, Journal: dir, Logger: testLogger(t)})
+	s.run(e)
+	if d := s.waitAttempts(fresh, 1); d.Status != pathhook.DeliverySucceeded {
+		t.Fatalf("the delivery that had no result: %s", d.Status)
+	}
+	if got := rc.got(); len(got) != 1 || got[0].header.Get("Falkor-Webhook-Delivery") != fresh {
+		t.Fatalf("receiver got %d requests, want only %s's", len(got), fresh)
+	}
+	if d := s.delivery(done); d.Status != pathhook.DeliverySucceeded || len(d.Attempts) != 1 || *d.Attempts[0].ResponseStatus != 200 {
+		t.Errorf("journalled success: %+v", d)
+	}
+	if d := s.delivery(retry); d.Status != pathhook.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(at.Add(time.Hour)) {
+		t.Errorf("journalled failure: %+v", d)
+	}
+	if d := s.delivery(recorded); len(d.Attempts) != 1 {
+		t.Errorf("a result recorded before the crash was recorded again: %d attempts", len(d.Attempts))
+	}
+	// The restored files are gone; the new result's file goes when the
+	// engine stops.
+	if got := journalNames(t, dir); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("journal files %v while running, want only 1", got)
+	}
+}
+
+func result(s *system, id string, n int, status string, at time.Time) pathhook.Result {
+	code := http.StatusOK
+	if status != pathhook.DeliverySucceeded {
+		code = http.StatusServiceUnavailable
+	}
+	return pathhook.Result{DeliveryID: id, WebhookID: s.webhook, Status: status,
+		Attempt: pathhook.Attempt{N: n, StartedAt: at, DurationMS: 4, ResponseStatus: &code}}
+}
