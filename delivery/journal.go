@@ -160,16 +160,18 @@ func (j *journal) add(r *pathhook.Result) *segment {
 	}
 	s := j.cur
 	if _, err := s.f.Write(line); err != nil {
+		// Part of the line may be written: the next result starts a new
+		// file rather than follow it on the same line.
 		j.failed(err)
+		if j.cur = nil; s.pending == 0 {
+			j.remove(s)
+		}
 		return nil
 	}
 	j.failing = false
 	s.pending++
 	if s.size += len(line); s.size >= j.maxSize {
-		j.cur = nil // the next result starts a new file
-		if s.pending == 0 {
-			j.remove(s)
-		}
+		j.cur = nil // the next result starts a new file; recorded deletes this one
 	}
 	return s
 }
@@ -220,11 +222,8 @@ func (j *journal) close() {
 
 func (j *journal) remove(s *segment) {
 	name := s.f.Name()
-	err := s.f.Close()
-	if err == nil {
-		err = os.Remove(name)
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	_ = s.f.Close() // its results are recorded: nothing in it is needed
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		j.log.Warn("delivery journal: cannot delete a recorded file; its results are restored, and skipped, at the next start", "file", name, "err", err)
 	}
 }

@@ -155,3 +155,28 @@ func result(s *system, id string, n int, status string, at time.Time) pathhook.R
 	return pathhook.Result{DeliveryID: id, WebhookID: s.webhook, Status: status,
 		Attempt: pathhook.Attempt{N: n, StartedAt: at, DurationMS: 4, ResponseStatus: &code}}
 }
+
+func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	j, _, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, r2, r3 := succeeded("dlv_1", 1), succeeded("dlv_2", 1), succeeded("dlv_3", 1)
+	s1 := j.add(&r1)
+	s1.f.Close() // the next write to it fails
+	if s := j.add(&r2); s != nil {
+		t.Fatal("a failed write reported the result as kept")
+	}
+	if s3 := j.add(&r3); s3 == nil || s3 == s1 {
+		t.Fatalf("after a failed write the next result went to %p (the failed file is %p)", s3, s1)
+	}
+	_, held, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 2 || held[0].DeliveryID != "dlv_1" || held[1].DeliveryID != "dlv_3" {
+		t.Fatalf("read back %+v, want dlv_1 and dlv_3", held)
+	}
+}
