@@ -62,17 +62,10 @@ func benchVerdict(r *bench.Result) error {
 		return fmt.Errorf("%w (beside the slow webhooks)", err)
 	}
 	s := f.Slow
-	switch {
-	case s.Lost != 0:
+	if s.Lost != 0 {
 		return fmt.Errorf("bench: %d of the slow webhooks' %d accepted events were neither delivered nor pending nor failed in the server", s.Lost, s.Accepted)
-	case s.Extra+s.Unexpected+s.Unknown > 0:
-		return fmt.Errorf("bench: unexpected deliveries to the slow webhooks: %d extra events, %d for calls not accepted, %d unknown", s.Extra, s.Unexpected, s.Unknown)
-	case s.BadSignatures > 0:
-		return fmt.Errorf("bench: %d deliveries to the slow webhooks had a bad signature", s.BadSignatures)
-	case s.APIErrors > 0:
-		return fmt.Errorf("bench: %d API calls for the slow webhooks failed", s.APIErrors)
 	}
-	return nil
+	return countsVerdict(s.Counts, s.APIErrors, "", " (the slow webhooks)")
 }
 
 // runVerdict is benchVerdict for one run of the real server.
@@ -82,12 +75,23 @@ func runVerdict(p bench.PathhookRun, wait time.Duration) error {
 		return fmt.Errorf("bench: %d of %d accepted events were not delivered within --wait %s; %d webhooks still had pending deliveries", p.Lost, p.Accepted, wait, p.PendingWebhooks)
 	case p.Lost > 0:
 		return fmt.Errorf("bench: %d of %d accepted events were not delivered", p.Lost, p.Accepted)
-	case p.Extra+p.Unexpected+p.Unknown > 0:
-		return fmt.Errorf("bench: unexpected deliveries: %d extra events, %d for calls not accepted, %d unknown", p.Extra, p.Unexpected, p.Unknown)
-	case p.BadSignatures > 0:
-		return fmt.Errorf("bench: %d deliveries had a bad signature", p.BadSignatures)
-	case p.APIErrors > 0:
-		return fmt.Errorf("bench: %d API calls failed: %s", p.APIErrors, p.FirstAPIError)
+	}
+	return countsVerdict(p.Counts, p.APIErrors, p.FirstAPIError, "")
+}
+
+// countsVerdict fails deliveries that should not exist and API calls that
+// failed for good, in the counts of one group of webhooks; which names
+// the group in the error.
+func countsVerdict(c bench.Counts, apiErrors int, firstAPIError, which string) error {
+	switch {
+	case c.Extra+c.Unexpected+c.Unknown > 0:
+		return fmt.Errorf("bench: unexpected deliveries%s: %d extra events, %d for calls not accepted, %d unknown", which, c.Extra, c.Unexpected, c.Unknown)
+	case c.BadSignatures > 0:
+		return fmt.Errorf("bench: %d deliveries had a bad signature%s", c.BadSignatures, which)
+	case apiErrors > 0 && firstAPIError != "":
+		return fmt.Errorf("bench: %d API calls failed%s: %s", apiErrors, which, firstAPIError)
+	case apiErrors > 0:
+		return fmt.Errorf("bench: %d API calls failed%s", apiErrors, which)
 	}
 	return nil
 }

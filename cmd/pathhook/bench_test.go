@@ -94,7 +94,10 @@ func TestBenchVerdict(t *testing.T) {
 	slowLost.Fairness.Slow.Lost = 1
 	healthyLost := slow
 	healthyLost.Fairness = &bench.Fairness{Beside: lost.Pathhook}
-	for name, r := range map[string]bench.Result{"slow lost": slowLost, "healthy lost beside slow": healthyLost} {
+	slowBad := slow
+	slowBad.Fairness = &bench.Fairness{Beside: ok.Pathhook, Slow: slow.Fairness.Slow}
+	slowBad.Fairness.Slow.BadSignatures = 1
+	for name, r := range map[string]bench.Result{"slow lost": slowLost, "healthy lost beside slow": healthyLost, "slow bad signature": slowBad} {
 		if err := benchVerdict(&r); err == nil {
 			t.Errorf("%s: no error", name)
 		}
