@@ -9,6 +9,24 @@ import (
 const insertEvent = `INSERT INTO events (id, org_id, pathway_id, type, category, test, created_at, payload)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
+// eventsWith holds insertEventWith's statements for the usual numbers of
+// deliveries, worked out once.
+var eventsWith = func() (qs [8]string) {
+	for n := 1; n < len(qs); n++ {
+		qs[n] = "WITH event AS (" + insertEvent + ") " + insertDeliveries(n)
+	}
+	return qs
+}()
+
+// insertEventWith is the statement that inserts an event and n > 0
+// deliveries of it, for dialects that WriteInWith.
+func insertEventWith(n int) string {
+	if n < len(eventsWith) {
+		return eventsWith[n]
+	}
+	return "WITH event AS (" + insertEvent + ") " + insertDeliveries(n)
+}
+
 // CreateEvent writes an event and its deliveries. When some delivery is
 // left unleased, any node may take it, so the dialect is told of new work.
 func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook.Delivery) error {
@@ -23,7 +41,7 @@ func (t *txn) CreateEvent(ctx context.Context, ev *pathhook.Event, ds []pathhook
 		conflict := func(err error) error {
 			return t.conflict(err, "create event", "event %q or one of its deliveries exists already", ev.ID)
 		}
-		if err := t.execLater(ctx, conflict, "WITH event AS ("+insertEvent+") "+insertDeliveries(len(ds)), args...); err != nil {
+		if err := t.execLater(ctx, conflict, insertEventWith(len(ds)), args...); err != nil {
 			return err
 		}
 	} else {
