@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // the test's own connection to the server's file
 )
 
 // TestDeliveriesSurviveSIGKILL queues deliveries for a receiver that is
@@ -87,5 +94,105 @@ func TestDeliveriesSurviveSIGKILL(t *testing.T) {
 	}
 	if len(list.Data) != learners {
 		t.Fatalf("%d deliveries succeeded, want %d", len(list.Data), learners)
+	}
+}
+
+// TestResultsKeptAcrossSIGKILL kills the server after a receiver has
+// answered a delivery and before its result can be written (the test holds
+// SQLite's write lock meanwhile): the restarted server records the result
+// that it kept in <db>-results/ instead of sending the delivery again.
+func TestResultsKeptAcrossSIGKILL(t *testing.T) {
+	t.Parallel()
+	const (
+		key    = "kept-admin-key-0123456789abcdefg"
+		secret = "kept-secret-0123456789abcdefghij"
+	)
+	db := filepath.Join(t.TempDir(), "kept.db")
+	env := []string{"PATHHOOK_DB=" + db, "PATHHOOK_ADMIN_KEY=" + key}
+	args := []string{"--addr", "127.0.0.1:0", "--allow-http", "--allow-networks", "127.0.0.0/8"}
+	cmd, url := startProcess(t, env, args...)
+	s := &server{URL: url, Key: key}
+
+	// The test's own connection to the file, to hold the write lock.
+	lockDB, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockDB.Close()
+	lock, err := lockDB.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+
+	var mu sync.Mutex
+	requests := 0
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first {
+			// From now on the server cannot write the result.
+			if _, err := lock.ExecContext(r.Context(), "BEGIN IMMEDIATE"); err != nil {
+				t.Errorf("taking the write lock: %v", err)
+			}
+		}
+	}))
+	defer rc.Close()
+
+	var p pathwayJSON
+	s.call(t, "POST", "/v1/pathways", map[string]any{"name": "Kept"}, 201, &p)
+	hook := hookOf(t, p, "enrolments")
+	s.setUp(t, hook.ID, rc.URL+"/hook", secret)
+	s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
+	var list struct {
+		Data []deliveryJSON `json:"data"`
+	}
+	s.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil, http.StatusOK, &list)
+	if len(list.Data) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(list.Data))
+	}
+	id := list.Data[0].ID
+
+	// The result is in the journal: kill the server before it is written.
+	kept := func() bool {
+		files, _ := filepath.Glob(filepath.Join(db+"-results", "*"))
+		for _, f := range files {
+			if data, err := os.ReadFile(f); err == nil && strings.Contains(string(data), id) {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(30 * time.Second); !kept(); sleepBriefly() {
+		if time.Now().After(deadline) {
+			t.Fatal("the result never reached the journal")
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := lock.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd, s.URL = startProcess(t, env, args...)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var d deliveryJSON
+	for deadline := time.Now().Add(30 * time.Second); d.Status != "succeeded"; sleepBriefly() {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s is %s after the restart, want succeeded", id, d.Status)
+		}
+		s.call(t, "GET", "/v1/deliveries/"+id, nil, http.StatusOK, &d)
+	}
+	if len(d.Attempts) != 1 || d.Attempts[0].ResponseStatus == nil || *d.Attempts[0].ResponseStatus != http.StatusOK {
+		t.Errorf("attempts %+v, want the one that the receiver answered", d.Attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != 1 {
+		t.Errorf("the receiver got %d requests, want 1: the delivery was sent again", requests)
 	}
 }
