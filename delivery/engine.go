@@ -79,12 +79,12 @@ type Config struct {
 	// the jitter (math/rand/v2.Float64). Both must be safe for concurrent use.
 	Clock func() time.Time
 	Rand  func() float64
-	// Journal, when set, is a directory where each result is kept the
-	// moment its attempt ends, until it is recorded: a process killed in
-	// between then does not send those deliveries again, since Run
-	// restores their results before it claims anything. It must be used by
-	// one engine at a time, on a store that no other node shares: the
-	// restored results are recorded whatever the deliveries' leases say.
+	// Journal, when set, is a directory where each result is kept from
+	// the moment its attempt ends: a process killed before recording it
+	// then does not send the delivery again, since Run restores the
+	// results the store lacks before it claims anything (see
+	// Store.Restore). It must be used by one engine at a time, on a store
+	// that no other node shares.
 	Journal string
 	// Logger defaults to one that discards; Observer may be nil.
 	Logger   *slog.Logger
@@ -138,6 +138,7 @@ type Engine struct {
 	sched   *scheduler
 	wake    chan struct{} // the claimer
 	chore   chan struct{} // the chores
+	started chan struct{} // closed by Run once it attempts deliveries
 	running atomic.Bool
 }
 
@@ -145,7 +146,7 @@ type Engine struct {
 func New(c Config) *Engine {
 	c.setDefaults()
 	e := &Engine{c: c, store: c.Store, send: newSender(c.Platform, c.Transport, c.Timeout, c.Clock), rec: newRecorder(&c),
-		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1), started: make(chan struct{})}
 	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
 	return e
 }
@@ -181,6 +182,11 @@ func (e *Engine) wakeClaimer() {
 	}
 }
 
+// Started is closed once Run has restored what the journal held and
+// attempts deliveries. A server that takes requests only then keeps them
+// from changing deliveries while the restore runs.
+func (e *Engine) Started() <-chan struct{} { return e.started }
+
 // Stats returns a snapshot of the work the engine holds in memory.
 func (e *Engine) Stats() Stats { return e.sched.stats() }
 
@@ -214,6 +220,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	loops.Go(func() { e.claim(ctx) })
 	loops.Go(func() { e.chores(ctx) })
+	close(e.started)
 	e.c.Logger.Info("delivery: engine started", "owner", e.c.Owner, "workers", e.c.Workers,
 		"per_webhook", e.c.PerWebhook, "timeout", e.c.Timeout, "lease", e.c.Lease)
 

@@ -173,7 +173,7 @@ func (s *fakeStore) Restore(ctx context.Context, results []pathhook.Result) (int
 	s.mu.Lock()
 	var missing []pathhook.Result
 	for _, r := range results {
-		if d := s.deliveries[r.DeliveryID]; d != nil && r.Attempt.N > d.count {
+		if d := s.deliveries[r.DeliveryID]; d != nil && d.leaseOwner == "" && r.Attempt.N > d.count {
 			missing = append(missing, r)
 		}
 	}

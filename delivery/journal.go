@@ -13,13 +13,19 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pathhook/pathhook"
 )
 
 // segmentSize is how large a journal file grows before the next result
-// starts a new one. A file is deleted once all its results are recorded.
+// starts a new one. A full file is deleted once all its results are
+// recorded; the newest stays until the engine stops.
 const segmentSize = 1 << 20
+
+// journalVersion is written in every line; lines of another version are
+// skipped.
+const journalVersion = 1
 
 // journal keeps each result in a file the moment its attempt ends, so that
 // a process killed before the recorder has written a batch does not send
@@ -30,23 +36,52 @@ const segmentSize = 1 << 20
 // had not recorded, which are then sent again, as without a journal.
 //
 // The journal is a directory of files named by number, each holding JSON
-// lines; results go to the newest.
+// lines (journalLine); results go to the newest.
 type journal struct {
 	dir     string
 	log     *slog.Logger
-	maxSize int // segmentSize, but for tests
+	maxSize int      // segmentSize, but for tests
+	read    []string // the files that openJournal read, for drop
 
 	mu      sync.Mutex
-	cur     *segment
-	next    int  // the number of the next file
-	failing bool // the last write failed: logged once until one succeeds
+	cur     *segment // the file results go to; nil until the next result
+	next    int      // the number of the next file
+	failing bool     // the last write failed: logged once until one succeeds
 }
 
 // segment is one of the journal's files.
 type segment struct {
-	f       *os.File
+	path    string
+	f       *os.File // nil once full: nothing more is written to it
 	size    int
 	pending int // results written and not yet recorded
+}
+
+// journalLine is a result as the journal keeps it: a format of its own,
+// so that renaming a field of pathhook.Result cannot make a journal that
+// an older build wrote read wrong.
+type journalLine struct {
+	V             int              `json:"v"`
+	DeliveryID    string           `json:"delivery_id"`
+	WebhookID     string           `json:"webhook_id"`
+	Status        string           `json:"status"`
+	NextAttemptAt time.Time        `json:"next_attempt_at,omitzero"`
+	DisableReason string           `json:"disable_reason,omitempty"`
+	Attempt       pathhook.Attempt `json:"attempt"`
+}
+
+func (l *journalLine) result() (pathhook.Result, bool) {
+	r := pathhook.Result{DeliveryID: l.DeliveryID, WebhookID: l.WebhookID, Status: l.Status,
+		NextAttemptAt: l.NextAttemptAt, DisableReason: l.DisableReason, Attempt: l.Attempt}
+	ok := l.V == journalVersion && r.DeliveryID != "" && r.WebhookID != "" && r.Attempt.N >= 1
+	switch r.Status {
+	case pathhook.DeliveryPending:
+		ok = ok && !r.NextAttemptAt.IsZero()
+	case pathhook.DeliverySucceeded, pathhook.DeliveryFailed:
+	default:
+		ok = false
+	}
+	return r, ok
 }
 
 // openJournal opens the journal in dir, creating dir if need be, and
@@ -61,15 +96,17 @@ func openJournal(dir string, log *slog.Logger) (*journal, []pathhook.Result, err
 	if err != nil {
 		return nil, nil, err
 	}
+	j := &journal{dir: dir, log: log, maxSize: segmentSize}
 	var results []pathhook.Result
 	for _, name := range names {
-		rs, err := readSegment(filepath.Join(dir, name), log)
+		path := filepath.Join(dir, name)
+		rs, err := readSegment(path, log)
 		if err != nil {
 			return nil, nil, err
 		}
 		results = append(results, rs...)
+		j.read = append(j.read, path)
 	}
-	j := &journal{dir: dir, log: log, maxSize: segmentSize}
 	if n := len(names); n > 0 {
 		last, _ := strconv.Atoi(names[n-1])
 		j.next = last + 1
@@ -97,9 +134,9 @@ func journalFiles(dir string) ([]string, error) {
 	return names, nil
 }
 
-// readSegment reads one journal file. A line that does not decode, such as
-// the last one of a file cut short when the machine stopped, is skipped
-// with a warning: its delivery is attempted again.
+// readSegment reads one journal file. A line that does not hold a result,
+// such as the last one of a file cut short when the machine stopped, is
+// skipped with a warning: its delivery is attempted again.
 func readSegment(path string, log *slog.Logger) ([]pathhook.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -110,8 +147,12 @@ func readSegment(path string, log *slog.Logger) ([]pathhook.Result, error) {
 	lines := bufio.NewScanner(f)
 	lines.Buffer(nil, 16<<20)
 	for n := 1; lines.Scan(); n++ {
-		var r pathhook.Result
-		if err := json.Unmarshal(lines.Bytes(), &r); err != nil || r.DeliveryID == "" {
+		var l journalLine
+		r, ok := pathhook.Result{}, json.Unmarshal(lines.Bytes(), &l) == nil
+		if ok {
+			r, ok = l.result()
+		}
+		if !ok {
 			log.Warn("delivery journal: skipped a line that does not hold a result", "file", path, "line", n)
 			continue
 		}
@@ -125,18 +166,12 @@ func readSegment(path string, log *slog.Logger) ([]pathhook.Result, error) {
 
 // drop deletes the files that openJournal read.
 func (j *journal) drop() error {
-	names, err := journalFiles(j.dir)
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if n, _ := strconv.Atoi(name); n >= j.next {
-			continue
-		}
-		if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
+	for _, path := range j.read {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delivery journal: %w", err)
 		}
 	}
+	j.read = nil
 	return nil
 }
 
@@ -145,9 +180,10 @@ func (j *journal) drop() error {
 // kept (nil is returned) and the failure is logged: the engine goes on as
 // it would without a journal.
 func (j *journal) add(r *pathhook.Result) *segment {
-	line, err := json.Marshal(r)
+	line, err := json.Marshal(journalLine{V: journalVersion, DeliveryID: r.DeliveryID, WebhookID: r.WebhookID, Status: r.Status,
+		NextAttemptAt: r.NextAttemptAt, DisableReason: r.DisableReason, Attempt: r.Attempt})
 	if err != nil {
-		return nil // a Result always encodes
+		return nil // a journalLine always encodes
 	}
 	line = append(line, '\n')
 	j.mu.Lock()
@@ -163,27 +199,38 @@ func (j *journal) add(r *pathhook.Result) *segment {
 		// Part of the line may be written: the next result starts a new
 		// file rather than follow it on the same line.
 		j.failed(err)
-		if j.cur = nil; s.pending == 0 {
-			j.remove(s)
-		}
+		j.retire(s)
 		return nil
 	}
 	j.failing = false
 	s.pending++
 	if s.size += len(line); s.size >= j.maxSize {
-		j.cur = nil // the next result starts a new file; recorded deletes this one
+		j.retire(s)
 	}
 	return s
 }
 
 func (j *journal) start() error {
-	f, err := os.OpenFile(filepath.Join(j.dir, strconv.Itoa(j.next)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	path := filepath.Join(j.dir, strconv.Itoa(j.next))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	j.next++
-	j.cur = &segment{f: f}
+	j.cur = &segment{path: path, f: f}
 	return nil
+}
+
+// retire ends writing to s, the current file: the next result starts a
+// new one. s is deleted now if it holds nothing unrecorded, or else by
+// recorded.
+func (j *journal) retire(s *segment) {
+	j.cur = nil
+	_ = s.f.Close() // written with no fsync: Close reports nothing to act on
+	s.f = nil
+	if s.pending == 0 {
+		j.remove(s)
+	}
 }
 
 func (j *journal) failed(err error) {
@@ -209,44 +256,42 @@ func (j *journal) recorded(segs []*segment) {
 	}
 }
 
-// close deletes the journal's files once every result has been recorded:
-// the engine has stopped.
+// close ends the journal when the engine has stopped: the newest file is
+// deleted if all its results are recorded. Files that still hold results
+// the store would not take stay, for the next start to restore.
 func (j *journal) close() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if s := j.cur; s != nil && s.pending == 0 {
-		j.cur = nil
-		j.remove(s)
+	if s := j.cur; s != nil {
+		j.retire(s)
 	}
 }
 
 func (j *journal) remove(s *segment) {
-	name := s.f.Name()
-	_ = s.f.Close() // its results are recorded: nothing in it is needed
-	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		j.log.Warn("delivery journal: cannot delete a recorded file; its results are restored, and skipped, at the next start", "file", name, "err", err)
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		j.log.Warn("delivery journal: cannot delete a recorded file; its results are restored, and skipped, at the next start", "file", s.path, "err", err)
 	}
 }
 
+// restoreTimeout bounds the one transaction in which restore records what
+// the journal held.
+const restoreTimeout = time.Minute
+
 // restore records the results that the journal held when the engine
-// started, those the store lacks, in batches, and then deletes the files.
-// If the store fails, the files stay for the next start, and the
-// deliveries whose results were not restored are attempted again.
+// started, those the store lacks, and then deletes the files. If the store
+// fails, the files stay for the next start, and the deliveries whose
+// results were not restored are attempted again.
 func (e *Engine) restore(ctx context.Context, results []pathhook.Result) {
-	restored := 0
-	for batch := range slices.Chunk(results, recordBatch) {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-		n, err := e.store.Restore(wctx, batch)
+	if len(results) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+		n, err := e.store.Restore(ctx, results)
 		cancel()
 		if err != nil {
 			e.c.Logger.Error("delivery journal: cannot restore results; their deliveries are attempted again", "dir", e.journal.dir, "err", err)
 			return
 		}
-		restored += n
-	}
-	if len(results) > 0 {
 		e.c.Logger.Info("delivery: restored the results of attempts that the previous process had not recorded",
-			"results", len(results), "restored", restored)
+			"results", len(results), "restored", n)
 	}
 	if err := e.journal.drop(); err != nil {
 		e.c.Logger.Warn("delivery journal: cannot delete restored files; they are read again, and skipped, at the next start", "err", err)

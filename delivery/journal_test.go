@@ -2,10 +2,14 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +182,200 @@ func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {
 	}
 	if len(held) != 2 || held[0].DeliveryID != "dlv_1" || held[1].DeliveryID != "dlv_3" {
 		t.Fatalf("read back %+v, want dlv_1 and dlv_3", held)
+	}
+}
+
+func TestJournalSkipsLinesThatHoldNoResult(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := `{"v":1,"delivery_id":"dlv_1","webhook_id":"wh_a","status":"succeeded","attempt":{"n":1,"started_at":"2026-11-29T12:00:00Z","duration_ms":3,"response_status":200,"error":null,"response_body":"ok"}}`
+	lines := []string{
+		good,
+		strings.Replace(good, `"v":1`, `"v":2`, 1),                             // another format
+		strings.Replace(good, `"succeeded"`, `"delivered"`, 1),                 // no such status
+		strings.Replace(good, `"status":"succeeded"`, `"status":"pending"`, 1), // a retry without its time
+		strings.Replace(good, `"n":1`, `"n":0`, 1),                             // no such attempt
+		strings.Replace(good, `"delivery_id":"dlv_1"`, `"delivery_id":""`, 1),
+		`{"DeliveryID":"dlv_2","Status":"succeeded"}`, // a Result, not a line
+		`{"v":1,"delivery_id":"dlv_3","webhook_`,      // cut short
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0"), []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, held, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 1 || held[0].DeliveryID != "dlv_1" || held[0].Status != pathhook.DeliverySucceeded || held[0].Attempt.ResponseBody != "ok" {
+		t.Fatalf("read %+v, want only dlv_1's result", held)
+	}
+}
+
+// TestJournalKeepsWhatTheStoreWouldNotTake: a result that the recorder
+// gives up on stays in the journal past the engine's stop, for the next
+// start to restore; the rest is deleted.
+func TestJournalKeepsWhatTheStoreWouldNotTake(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	h := setup(t, func(c *Config) { c.Journal = dir })
+	h.store.recordErr = func(rs []pathhook.Result) error {
+		for _, r := range rs {
+			if r.DeliveryID == "dlv_wh_a_1" {
+				return errors.New("disk I/O error")
+			}
+		}
+		return nil
+	}
+	rc := newReceiver(t, nil)
+	h.start()
+	jobs := h.offer(newJob("wh_a", 0, rc.URL), newJob("wh_a", 1, rc.URL))
+	if jobs[1].DeliveryID != "dlv_wh_a_1" {
+		t.Fatalf("job ids changed: %s", jobs[1].DeliveryID)
+	}
+	h.waitAttempts(jobs[0].DeliveryID, 1)
+	waitFor(t, "both attempts", func() bool { return rc.count() == 2 })
+	h.stop()
+	_, held, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its file stays whole: results recorded beside it are restored
+	// again, and skipped, at the next start.
+	if !slices.ContainsFunc(held, func(r pathhook.Result) bool { return r.DeliveryID == jobs[1].DeliveryID }) {
+		t.Fatalf("journal holds %+v after the stop, want %s among them", held, jobs[1].DeliveryID)
+	}
+}
+
+// TestJournalKeptWhenTheRestoreFails: the files stay for the next start,
+// and the deliveries are attempted again meanwhile.
+func TestJournalKeptWhenTheRestoreFails(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	j, _, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := setup(t, func(c *Config) { c.Journal = dir })
+	rc := newReceiver(t, nil)
+	job := h.store.add(newJob("wh_a", 0, rc.URL), time.Minute)
+	if err := h.store.Release(context.Background(), h.store.owner, []string{job.DeliveryID}); err != nil { // as after a restart
+		t.Fatal(err)
+	}
+	r := succeeded(job.DeliveryID, 1)
+	r.WebhookID = job.WebhookID
+	if j.add(&r) == nil {
+		t.Fatal("journal add failed")
+	}
+	failing := true
+	h.store.recordErr = func([]pathhook.Result) error {
+		if failing {
+			failing = false // the restore fails; the attempt's own result is written
+			return errors.New("database is locked")
+		}
+		return nil
+	}
+	h.start()
+	h.engine.Poke()
+	h.waitAttempts(job.DeliveryID, 1)
+	if rc.count() != 1 {
+		t.Errorf("receiver got %d requests, want the delivery sent again", rc.count())
+	}
+	if names := journalNames(t, dir); !slices.Contains(names, "0") {
+		t.Errorf("journal files %v: the one that could not be restored is gone", names)
+	}
+}
+
+// TestEngineRunsWithoutAJournalItCannotOpen: a journal path that is a file
+// is logged, and deliveries go on.
+func TestEngineRunsWithoutAJournalItCannotOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "results")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := setup(t, func(c *Config) { c.Journal = path })
+	rc := newReceiver(t, nil)
+	h.start()
+	jobs := h.offer(newJob("wh_a", 0, rc.URL))
+	if d := h.waitAttempts(jobs[0].DeliveryID, 1); d.status != pathhook.DeliverySucceeded {
+		t.Fatalf("status %s", d.status)
+	}
+}
+
+// TestJournalUnderConcurrentUse adds results from several goroutines into
+// small files while another records them in any order: every result not
+// yet recorded is on disk, and nothing is left once all are recorded.
+func TestJournalUnderConcurrentUse(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	j, _, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.maxSize = 2000 // a few results a file
+	const writers, each = 4, 200
+	type kept struct {
+		id  string
+		seg *segment
+	}
+	added := make(chan kept, writers*each)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				r := succeeded(fmt.Sprintf("dlv_%d_%d", w, i), 1)
+				s := j.add(&r)
+				if s == nil {
+					t.Error("journal add failed")
+					return
+				}
+				added <- kept{r.DeliveryID, s}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(added) }()
+	pending := map[string]*segment{}
+	var segs []*segment
+	check := func() {
+		_, held, err := openJournal(dir, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk := map[string]bool{}
+		for _, r := range held {
+			onDisk[r.DeliveryID] = true
+		}
+		for id := range pending {
+			if !onDisk[id] {
+				t.Fatalf("%s is not recorded and not on disk", id)
+			}
+		}
+	}
+	n := 0
+	for k := range added {
+		pending[k.id] = k.seg
+		if n++; n%50 == 0 { // record all but the newest few, newest first
+			var ids []string
+			for id := range pending {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			for _, id := range ids[:len(ids)/2] {
+				segs = append(segs, pending[id])
+				delete(pending, id)
+			}
+			slices.Reverse(segs)
+			j.recorded(segs)
+			segs = segs[:0]
+			check()
+		}
+	}
+	for _, s := range pending {
+		segs = append(segs, s)
+	}
+	j.recorded(segs)
+	j.close()
+	if names := journalNames(t, dir); len(names) != 0 {
+		t.Fatalf("files %v left once every result was recorded", names)
 	}
 }

@@ -114,11 +114,14 @@ func (r *recorder) run(ctx context.Context) {
 			}
 			b.add(k)
 			open = r.gather(&b)
-			r.write(ctx, b.results)
-			// Written or given up on: a result that could not be written
-			// is attempted again once its lease runs out, as without a
-			// journal.
+			failed := r.write(ctx, b.results)
 			if r.journal != nil {
+				// A result that could not be written stays in the
+				// journal: if the process stops before its delivery is
+				// attempted again, the next start restores it.
+				for _, i := range failed {
+					b.segs[i] = nil
+				}
 				r.journal.recorded(b.segs)
 			}
 			b.reset()
@@ -189,14 +192,15 @@ func (r *recorder) gather(b *batch) (open bool) {
 	return true
 }
 
-// write records batch. If the batch keeps failing, one result may be at
-// fault (say another node has recorded that attempt after this node's lease
-// ran out), so each is then tried alone and only the failing ones are lost:
+// write records batch and returns the indexes of the results it could not
+// record. If the batch keeps failing, one result may be at fault (say
+// another node has recorded that attempt after this node's lease ran out),
+// so each is then tried alone and only the failing ones are left out:
 // their deliveries stay leased until the lease runs out, and are then
 // attempted again.
-func (r *recorder) write(ctx context.Context, batch []pathhook.Result) {
+func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
-		return
+		return nil
 	}
 	err := r.try(ctx, batch)
 	for backoff := 50 * time.Millisecond; err != nil && backoff <= 200*time.Millisecond; backoff *= 2 {
@@ -204,7 +208,7 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) {
 		err = r.try(ctx, batch)
 	}
 	if err == nil {
-		return
+		return nil
 	}
 	for i := range batch {
 		if len(batch) > 1 {
@@ -213,8 +217,10 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) {
 		if err != nil {
 			r.log.Error("delivery: cannot record an attempt; the delivery will be attempted again once its lease runs out",
 				"delivery", batch[i].DeliveryID, "attempt", batch[i].Attempt.N, "err", err)
+			failed = append(failed, i)
 		}
 	}
+	return failed
 }
 
 func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {

@@ -25,8 +25,13 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 // yet, in one transaction, like Record, and returns how many it recorded:
 // results that a process kept aside before it could record them, and that
 // it may have recorded after all. An attempt is missing when its number is
-// above its delivery's attempt count; results of deliveries that are gone
-// are dropped.
+// above its delivery's attempt count and no node holds a lease on the
+// delivery; of two results of one attempt, the later counts. Results of
+// deliveries that are gone are dropped.
+//
+// It is meant for a store that no other node uses: it locks deliveries
+// before webhooks, the other way round from Record, and only a released
+// delivery is sure to have no attempt in flight elsewhere.
 func (db *DB) Restore(ctx context.Context, results []pathhook.Result) (int, error) {
 	var n int
 	err := db.writeTx(ctx, func(t *txn) error {
@@ -41,9 +46,9 @@ func (db *DB) Restore(ctx context.Context, results []pathhook.Result) (int, erro
 }
 
 // missing returns, in order, the results whose attempts are newer than
-// their deliveries' attempt counts.
+// their released deliveries' attempt counts, the last of each attempt.
 func (t *txn) missing(ctx context.Context, results []pathhook.Result) ([]pathhook.Result, error) {
-	type recorded struct {
+	type attemptCount struct {
 		id    string
 		count int
 	}
@@ -54,23 +59,32 @@ func (t *txn) missing(ctx context.Context, results []pathhook.Result) ([]pathhoo
 		for i, r := range chunk {
 			ids[i] = r.DeliveryID
 		}
-		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE id IN ("+placeholders(len(ids))+")"+t.forUpdate(), ids...)
+		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE lease_owner = '' AND id IN ("+
+			placeholders(len(ids))+")"+t.forUpdate(), ids...)
 		if err != nil {
 			return nil, fail("restore: deliveries", err)
 		}
-		found, err := collect(rows, "restore: deliveries", func(s interface{ Scan(...any) error }, r *recorded) error {
-			return s.Scan(&r.id, &r.count)
+		found, err := collect(rows, "restore: deliveries", func(s interface{ Scan(...any) error }, c *attemptCount) error {
+			return s.Scan(&c.id, &c.count)
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range found {
-			counts[r.id] = r.count
+		for _, c := range found {
+			counts[c.id] = c.count
 		}
 	}
+	type attempt struct {
+		id string
+		n  int
+	}
+	last := make(map[attempt]int, len(results))
+	for i, r := range results {
+		last[attempt{r.DeliveryID, r.Attempt.N}] = i
+	}
 	var missing []pathhook.Result
-	for _, r := range results {
-		if count, ok := counts[r.DeliveryID]; ok && r.Attempt.N > count {
+	for i, r := range results {
+		if count, ok := counts[r.DeliveryID]; ok && r.Attempt.N > count && last[attempt{r.DeliveryID, r.Attempt.N}] == i {
 			missing = append(missing, r)
 		}
 	}

@@ -182,18 +182,24 @@ func testRecord(t *testing.T, h *harness) {
 }
 
 // testRestore records results kept by a process that died: those already
-// recorded, or of deliveries that are gone, are left out.
+// recorded, of deliveries leased to a node, or gone, are left out, and of
+// two results of one attempt the later counts.
 func testRestore(t *testing.T, h *harness) {
-	_, ds := h.queued(t, 3)
+	_, ds := h.queued(t, 4)
 	now := h.clock.Now()
 	h.claim(t, "node-a", now, time.Minute, 10)
 	t1, t2 := now.Add(time.Second), now.Add(2*time.Second)
 	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200))
+	if err := h.db.Release(h.ctx, "node-a", []string{ds[1].ID, ds[2].ID}); err != nil { // ds[3] stays leased
+		t.Fatal(err)
+	}
 	kept := []pathhook.Result{
 		result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200), // recorded before the process died
 		result(ds[1], 1, pathhook.DeliveryPending, t1, 503),
 		result(ds[1], 2, pathhook.DeliverySucceeded, t2, 204),
-		result(ds[2], 1, pathhook.DeliveryPending, t2, 500),
+		result(ds[2], 1, pathhook.DeliveryPending, t1, 500), // sent again: the later result counts
+		result(ds[2], 1, pathhook.DeliveryPending, t2, 502),
+		result(ds[3], 1, pathhook.DeliverySucceeded, t2, 200),
 		result(pathhook.Delivery{ID: "dlv_gone", WebhookID: ds[0].WebhookID}, 1, pathhook.DeliverySucceeded, t2, 200),
 	}
 	n, err := h.db.Restore(h.ctx, kept)
@@ -209,8 +215,13 @@ func testRestore(t *testing.T, h *harness) {
 		t.Errorf("restored delivery = %+v", d1)
 	}
 	d2 := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
-	if d2.Status != pathhook.DeliveryPending || d2.AttemptCount != 1 || d2.NextAttemptAt == nil || !d2.NextAttemptAt.Equal(t2.Add(5*time.Second)) {
+	if d2.Status != pathhook.DeliveryPending || d2.AttemptCount != 1 || len(d2.Attempts) != 1 || *d2.Attempts[0].ResponseStatus != 502 ||
+		d2.NextAttemptAt == nil || !d2.NextAttemptAt.Equal(t2.Add(5*time.Second)) {
 		t.Errorf("restored retry = %+v", d2)
+	}
+	d3 := must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
+	if d3.LeaseOwner != "node-a" || len(d3.Attempts) != 0 {
+		t.Errorf("a leased delivery was restored: %+v", d3)
 	}
 	// Restoring again changes nothing.
 	eq(t, "results restored twice", must(h.db.Restore(h.ctx, kept))(t), 0)

@@ -84,11 +84,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	engineDone := make(chan struct{})
 	wg.Go(func() {
+		defer close(engineDone)
 		if err := engine.Run(engineCtx); err != nil {
 			log.Error("delivery engine stopped", "err", err)
 		}
 	})
+	// Requests wait for the results of a crashed predecessor to be
+	// restored, so that none changes a delivery meanwhile.
+	select {
+	case <-engine.Started():
+	case <-engineDone:
+	}
 	if isPostgres(c.db) {
 		// Other nodes announce work they release; wake the engine for it.
 		wg.Go(func() { _ = postgres.Listen(engineCtx, c.db, engine.Poke) })
