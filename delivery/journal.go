@@ -21,7 +21,7 @@ import (
 // segmentSize is how large a journal file grows before the next result
 // starts a new one. A full file is deleted once all its results are
 // recorded; the newest stays until the engine stops.
-const segmentSize = 1 << 20
+const segmentSize = 256 << 10
 
 // journalVersion is written in every line; lines of another version are
 // skipped.
