@@ -36,19 +36,20 @@ func newHeaderNames(platform string) headerNames {
 		id: p + "Id", delivery: p + "Delivery", attempt: p + "Attempt"}
 }
 
-// sender makes attempts: it signs a job's body and POSTs it.
+// sender makes attempts: it signs a job's body and POSTs it. It sends
+// each request on the RoundTripper itself rather than through an
+// http.Client, which would copy every request's headers in case of a
+// redirect: a 3xx is the answer, and a failure, and webhook URLs carry no
+// credentials for the client to turn into a header.
 type sender struct {
-	client  *http.Client
+	rt      http.RoundTripper
 	names   headerNames
 	timeout time.Duration
 	clock   func() time.Time
 }
 
 func newSender(platform string, rt http.RoundTripper, timeout time.Duration, clock func() time.Time) *sender {
-	client := &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // a 3xx is the answer, and a failure
-	}}
-	return &sender{client: client, names: newHeaderNames(platform), timeout: timeout, clock: clock}
+	return &sender{rt: rt, names: newHeaderNames(platform), timeout: timeout, clock: clock}
 }
 
 // header returns the headers of one attempt of job made at now, as CONTRACT
@@ -120,7 +121,7 @@ func (s *sender) post(ctx context.Context, job *pathhook.Job, start time.Time) (
 	if err != nil {
 		return fail("cannot make the request: " + describe(err, s.timeout))
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.rt.RoundTrip(req)
 	if err != nil {
 		return fail(describe(err, s.timeout))
 	}
