@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -31,6 +32,10 @@ type driverConns struct {
 type driverConn struct {
 	conn  driver.Conn
 	stmts map[string]driver.Stmt
+	// args is the arguments of the statement being run, as the driver
+	// takes them: one slice that every statement on the connection
+	// reuses, since the driver is done with them when the call returns.
+	args []driver.NamedValue
 	// dataVersion is what PRAGMA data_version last said, if versionKnown.
 	dataVersion  int64
 	versionKnown bool
@@ -160,18 +165,24 @@ func (dc *driverConn) stmt(query string) (driver.Stmt, error) {
 	return s, nil
 }
 
-// bind returns query prepared on dc and args as the driver takes them.
-func (dc *driverConn) bind(query string, args []any) (driver.Stmt, []driver.NamedValue, error) {
+// bind returns query prepared on dc, with args as the driver takes them in
+// dc.args; unbind lets go of them once the driver is done.
+func (dc *driverConn) bind(query string, args []any) (driver.Stmt, error) {
 	s, err := dc.stmt(query)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	nv, err := namedValues(args)
-	return s, nv, err
+	dc.args, err = namedValues(dc.args[:0], args)
+	return s, err
 }
 
+// unbind clears dc.args, so that the connection does not keep the last
+// statement's values (payloads among them) alive.
+func (dc *driverConn) unbind() { clear(dc.args) }
+
 func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
-	s, nv, err := dc.bind(query, args)
+	s, err := dc.bind(query, args)
+	defer dc.unbind()
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +190,12 @@ func (dc *driverConn) exec(ctx context.Context, query string, args []any) (sql.R
 	if !ok {
 		return nil, fmt.Errorf("sqlstore: driver statement %T cannot execute with a context", s)
 	}
-	return ex.ExecContext(ctx, nv)
+	return ex.ExecContext(ctx, dc.args)
 }
 
 func (dc *driverConn) query(ctx context.Context, query string, args []any) (*driverRows, error) {
-	s, nv, err := dc.bind(query, args)
+	s, err := dc.bind(query, args)
+	defer dc.unbind()
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +203,7 @@ func (dc *driverConn) query(ctx context.Context, query string, args []any) (*dri
 	if !ok {
 		return nil, fmt.Errorf("sqlstore: driver statement %T cannot query with a context", s)
 	}
-	rows, err := q.QueryContext(ctx, nv)
+	rows, err := q.QueryContext(ctx, dc.args)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +212,8 @@ func (dc *driverConn) query(ctx context.Context, query string, args []any) (*dri
 
 // namedValues converts arguments as database/sql does for a driver
 // without its own converter.
-func namedValues(args []any) ([]driver.NamedValue, error) {
-	nv := make([]driver.NamedValue, len(args))
+func namedValues(nv []driver.NamedValue, args []any) ([]driver.NamedValue, error) {
+	nv = slices.Grow(nv[:0], len(args))[:len(args)]
 	for i, a := range args {
 		var v driver.Value
 		switch a := a.(type) {
