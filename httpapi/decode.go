@@ -50,11 +50,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	if len(fields) > 0 {
 		return invalid(fields)
 	}
-	// The shape check has accepted the body, so this decoding is expected to
-	// succeed; should it not, the error still names the field where it can.
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// The shape check has accepted the body (one JSON value, known fields
+	// only, each of its type), so this decoding is expected to succeed;
+	// should it not, the error still names the field where it can.
+	if err := json.Unmarshal(body, v); err != nil {
 		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
 			return pathhook.Invalid(te.Field, "must be %s", jsonKind(te.Type))
 		}
