@@ -49,6 +49,10 @@ type Tx interface {
 	Rewards(ctx context.Context, orgID, pathwayID string) ([]Reward, error)
 	CreateAward(ctx context.Context, a *Award) error
 
+	// CreateEnrolment writes a new enrolment. Enrolling a learner twice is
+	// ECONFLICT, which the store may report from a later statement of the
+	// transaction or from its commit rather than from this call; the
+	// transaction fails either way.
 	CreateEnrolment(ctx context.Context, en *Enrolment) error
 	// Enrolment returns a learner's enrolment with CompletedActivityIDs.
 	Enrolment(ctx context.Context, orgID, pathwayID, learnerID string) (*Enrolment, error)

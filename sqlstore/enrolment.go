@@ -14,12 +14,23 @@ func scanEnrolment(s interface{ Scan(...any) error }, en *pathhook.Enrolment) er
 }
 
 // CreateEnrolment writes a new enrolment; enrolling a learner twice is
-// ECONFLICT.
+// ECONFLICT. Nothing waits for the insert: a Pipe sends it with the next
+// statement, usually the event's, with COMMIT, which then reports the
+// conflict and fails the transaction (pathhook.Tx allows this). Without a
+// Pipe the conflict is reported here.
 func (t *txn) CreateEnrolment(ctx context.Context, en *pathhook.Enrolment) error {
-	return t.insertOnce(ctx, "create enrolment", "INSERT INTO enrolments ("+enrolmentColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		[]any{en.OrgID, en.PathwayID, en.Learner.ID, en.Learner.Email, en.Learner.Name, en.Status, micros(en.CreatedAt),
-			nullMicros(en.CompletedAt)},
-		"learner %q is already enrolled in pathway %q", en.Learner.ID, en.PathwayID)
+	const (
+		op     = "create enrolment"
+		query  = "INSERT INTO enrolments (" + enrolmentColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+		exists = "learner %q is already enrolled in pathway %q"
+	)
+	args := []any{en.OrgID, en.PathwayID, en.Learner.ID, en.Learner.Email, en.Learner.Name, en.Status, micros(en.CreatedAt),
+		nullMicros(en.CompletedAt)}
+	if t.pipe == nil {
+		return t.insertOnce(ctx, op, query, args, exists, en.Learner.ID, en.PathwayID)
+	}
+	return t.execLater(ctx, func(err error) error { return t.conflict(err, op, exists, en.Learner.ID, en.PathwayID) },
+		query, args...)
 }
 
 // Enrolment returns a learner's enrolment with CompletedActivityIDs.
