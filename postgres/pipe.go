@@ -18,8 +18,8 @@ const rollbackTimeout = 5 * time.Second
 // Transact runs fn in a write transaction on pgx, below database/sql, so
 // that statements can share round trips: BEGIN goes out with the first
 // statement, and the writes that fn queues with Later with the statement
-// after them or with COMMIT. An enrolment then costs three round trips
-// (begin and read the pathway, insert the enrolment, insert the event and
+// after them or with COMMIT. An enrolment then costs two round trips
+// (begin and read the pathway; insert the enrolment and the event, and
 // commit) instead of five.
 func (dialect) Transact(ctx context.Context, pool *sql.DB, fn func(sqlstore.Pipe) error) error {
 	conn, err := pool.Conn(ctx)
