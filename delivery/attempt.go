@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -125,6 +126,13 @@ func (s *sender) post(ctx context.Context, job *pathhook.Job, start time.Time) (
 	if err != nil {
 		return fail(describe(err, s.timeout))
 	}
+	// A Config.Transport may break the RoundTripper contract.
+	if resp == nil {
+		return fail("the transport returned no response")
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
 	defer resp.Body.Close()
 	status := resp.StatusCode
 	a.ResponseStatus = &status
@@ -139,16 +147,20 @@ func (s *sender) post(ctx context.Context, job *pathhook.Job, start time.Time) (
 }
 
 // describe turns a transport error into a line for the delivery log,
-// without repeating the URL that the log shows beside it.
+// without repeating the URL that the log shows beside it. It says what
+// http.Client would have said where the transport alone says less.
 func describe(err error, timeout time.Duration) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("timed out after %s", timeout)
 	}
+	if te := (interface{ Timeout() bool })(nil); errors.As(err, &te) && te.Timeout() {
+		return "timed out: " + err.Error() // a transport's own limit, before the attempt's
+	}
+	if rh := (tls.RecordHeaderError{}); errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/" {
+		return http.ErrSchemeMismatch.Error()
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Sprintf("timed out after %s", timeout)
-		}
 		err = ue.Err
 	}
 	return err.Error()

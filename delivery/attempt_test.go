@@ -215,3 +215,63 @@ func TestOutcome(t *testing.T) {
 		}
 	}
 }
+
+// roundTripFunc is a RoundTripper made of a function, for transports that
+// misbehave.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestAttemptReportsWhatTheTransportDoes covers what the sender says for
+// answers and failures that http.Client used to shape: a 3xx whose
+// Location cannot be parsed is still the answer, plain HTTP on an https
+// URL is named, a transport's own timeout says so, and a transport that
+// returns no response or no body fails the attempt rather than the worker.
+func TestAttemptReportsWhatTheTransportDoes(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://[::1")
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	send := func(rt http.RoundTripper, url string) pathhook.Attempt {
+		t.Helper()
+		s := newSender("Falkor", rt, 5*time.Second, time.Now)
+		job := newJob("wh_a", 1, url)
+		a, _ := s.send(context.Background(), &job)
+		return a
+	}
+	errText := func(a pathhook.Attempt) string {
+		if a.Error == nil {
+			return ""
+		}
+		return *a.Error
+	}
+
+	if a := send(NewTransport(nil, 5*time.Second, 4), srv.URL); a.ResponseStatus == nil || *a.ResponseStatus != http.StatusFound || a.Error != nil {
+		t.Errorf("a 302 with a bad Location: status %v, error %q; want the 302 as the answer", a.ResponseStatus, errText(a))
+	}
+	if a := send(NewTransport(nil, 5*time.Second, 4), strings.Replace(srv.URL, "http:", "https:", 1)); errText(a) != http.ErrSchemeMismatch.Error() {
+		t.Errorf("https to a plain HTTP server: error %q, want %q", errText(a), http.ErrSchemeMismatch)
+	}
+	slow := &http.Transport{ResponseHeaderTimeout: time.Millisecond}
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client leave
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer hang.Close()
+	if a := send(slow, hang.URL); !strings.HasPrefix(errText(a), "timed out") {
+		t.Errorf("a transport's own timeout: error %q, want it said", errText(a))
+	}
+	none := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	if a := send(none, srv.URL); errText(a) != "the transport returned no response" {
+		t.Errorf("no response: error %q", errText(a))
+	}
+	noBody := roundTripFunc(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: http.StatusOK}, nil })
+	if a := send(noBody, srv.URL); a.ResponseStatus == nil || *a.ResponseStatus != http.StatusOK || a.Error != nil {
+		t.Errorf("a response without a body: status %v, error %q", a.ResponseStatus, errText(a))
+	}
+}

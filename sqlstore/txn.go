@@ -206,6 +206,9 @@ func mustAffect(res sql.Result, err error, op string, notFound error) error {
 // fail wraps a database error that is not the caller's fault; it stays
 // matchable by type so that Update can tell when to retry.
 func fail(op string, err error) error {
+	if pe := (*pathhook.Error)(nil); errors.As(err, &pe) {
+		return pe // a queued statement's own error, reported by a later one
+	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
