@@ -80,14 +80,72 @@ func checkContentType(ct string) error {
 func parseJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, malformed(err)
+	raw, err := parseValue(dec, "")
+	if err != nil {
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: it goes on after the first JSON value (at byte %d)", dec.InputOffset())
 	}
 	return raw, nil
+}
+
+// parseValue reads the next JSON value from dec as encoding/json would
+// into an any (numbers as json.Number), but refuses an object that names
+// a key twice: decoding keeps the last of them, so the shape check would
+// see only that one.
+func parseValue(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err == io.EOF && path != "" {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, malformed(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := map[string]any{}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return nil, malformed(err)
+			}
+			k, _ := key.(string) // the decoder allows only strings here
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			if _, dup := obj[k]; dup {
+				return nil, pathhook.Invalid(sub, "appears more than once")
+			}
+			if obj[k], err = parseValue(dec, sub); err != nil {
+				return nil, err
+			}
+		}
+		return obj, closing(dec)
+	case json.Delim('['):
+		arr := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := parseValue(dec, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		return arr, closing(dec)
+	}
+	return tok, nil
+}
+
+// closing reads the delimiter that ends an object or array.
+func closing(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return malformed(err)
+	}
+	return nil
 }
 
 func malformed(err error) error {
