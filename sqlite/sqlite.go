@@ -74,9 +74,9 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	}
 	read.SetMaxOpenConns(conns)
 	read.SetMaxIdleConns(conns)
+	ckpt := newCheckpointer(path)
 	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: write, Read: read, Dialect: dialect{}, Sealer: box,
-		GroupCommit: !o.NoGroupCommit, Direct: true,
-		Background: func(ctx context.Context) { checkpoints(ctx, path) }})
+		GroupCommit: !o.NoGroupCommit, Direct: true, Background: ckpt.run, Committed: ckpt.poke})
 	if err != nil {
 		write.Close()
 		read.Close()

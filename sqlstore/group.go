@@ -187,7 +187,7 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 			return dc.transact(false, func() error { return each(t) })
 		})
 		if err == nil {
-			c.db.cache.keep(t.fills)
+			c.db.afterCommit(t)
 		}
 		return errs, err
 	}

@@ -48,6 +48,10 @@ type Config struct {
 	// context and waits for it to return: upkeep that should not hold up
 	// the writes (SQLite's checkpoints).
 	Background func(ctx context.Context)
+	// Committed, if set, is called after each write transaction that
+	// Direct runs has committed. It must not block: SQLite uses it to
+	// schedule a checkpoint.
+	Committed func()
 }
 
 // DB is a pathhook.Store on a SQL database, with the delivery engine's
@@ -61,6 +65,7 @@ type DB struct {
 	direct         bool
 	driverConns    driverConns
 	cache          readCache
+	committed      func() // Config.Committed, or nothing
 	stopBackground func()
 }
 
@@ -72,7 +77,10 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct}
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct, committed: c.Committed}
+	if db.committed == nil {
+		db.committed = func() {}
+	}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -175,7 +183,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 				return dc.transact(false, func() error { return fn(t) })
 			})
 			if err == nil {
-				db.cache.keep(t.fills)
+				db.afterCommit(t)
 			}
 			return err
 		}
@@ -198,6 +206,13 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 		}
 		return nil
 	})
+}
+
+// afterCommit is what follows a write transaction on the driver that has
+// committed: the reads it made are cached, and Config.Committed is told.
+func (db *DB) afterCommit(t *txn) {
+	db.cache.keep(t.fills)
+	db.committed()
 }
 
 // maxTries bounds how often a transaction is run when the database keeps
