@@ -16,6 +16,16 @@ import (
 	"github.com/pathhook/pathhook"
 )
 
+// openTestJournal opens the journal in dir, failing the test if it cannot.
+func openTestJournal(t *testing.T, dir string) (*journal, []pathhook.Result) {
+	t.Helper()
+	j, held, err := openJournal(dir, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, held
+}
+
 func journalNames(t *testing.T, dir string) []string {
 	t.Helper()
 	names, err := journalFiles(dir)
@@ -65,10 +75,7 @@ func TestJournalDeletesAFileOnceItsResultsAreRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	j2, held, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j2, held := openTestJournal(t, dir)
 	var ids []string
 	for _, r := range held {
 		ids = append(ids, r.DeliveryID)
@@ -108,10 +115,7 @@ func TestSQLiteJournalledResultsAreNotSentAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "results")
-	j, _, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := openTestJournal(t, dir)
 	retried := result(s, retry, 1, pathhook.DeliveryPending, at)
 	retried.NextAttemptAt = at.Add(time.Hour)
 	for _, r := range []pathhook.Result{result(s, done, 1, pathhook.DeliverySucceeded, at), retried,
@@ -163,10 +167,7 @@ func result(s *system, id string, n int, status string, at time.Time) pathhook.R
 func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "results")
-	j, _, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := openTestJournal(t, dir)
 	r1, r2, r3 := succeeded("dlv_1", 1), succeeded("dlv_2", 1), succeeded("dlv_3", 1)
 	s1 := j.add(&r1)
 	s1.f.Close() // the next write to it fails
@@ -176,10 +177,7 @@ func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {
 	if s3 := j.add(&r3); s3 == nil || s3 == s1 {
 		t.Fatalf("after a failed write the next result went to %p (the failed file is %p)", s3, s1)
 	}
-	_, held, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, held := openTestJournal(t, dir)
 	if len(held) != 2 || held[0].DeliveryID != "dlv_1" || held[1].DeliveryID != "dlv_3" {
 		t.Fatalf("read back %+v, want dlv_1 and dlv_3", held)
 	}
@@ -202,10 +200,7 @@ func TestJournalSkipsLinesThatHoldNoResult(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "0"), []byte(strings.Join(lines, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, held, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, held := openTestJournal(t, dir)
 	if len(held) != 1 || held[0].DeliveryID != "dlv_1" || held[0].Status != pathhook.DeliverySucceeded || held[0].Attempt.ResponseBody != "ok" {
 		t.Fatalf("read %+v, want only dlv_1's result", held)
 	}
@@ -235,10 +230,7 @@ func TestJournalKeepsWhatTheStoreWouldNotTake(t *testing.T) {
 	h.waitAttempts(jobs[0].DeliveryID, 1)
 	waitFor(t, "both attempts", func() bool { return rc.count() == 2 })
 	h.stop()
-	_, held, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, held := openTestJournal(t, dir)
 	// Its file stays whole: results recorded beside it are restored
 	// again, and skipped, at the next start.
 	if !slices.ContainsFunc(held, func(r pathhook.Result) bool { return r.DeliveryID == jobs[1].DeliveryID }) {
@@ -251,10 +243,7 @@ func TestJournalKeepsWhatTheStoreWouldNotTake(t *testing.T) {
 func TestJournalKeptWhenTheRestoreFails(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "results")
-	j, _, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := openTestJournal(t, dir)
 	h := setup(t, func(c *Config) { c.Journal = dir })
 	rc := newReceiver(t, nil)
 	job := h.store.add(newJob("wh_a", 0, rc.URL), time.Minute)
@@ -308,10 +297,7 @@ func TestEngineRunsWithoutAJournalItCannotOpen(t *testing.T) {
 func TestJournalUnderConcurrentUse(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "results")
-	j, _, err := openJournal(dir, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := openTestJournal(t, dir)
 	j.maxSize = 2000 // a few results a file
 	const writers, each = 4, 200
 	type kept struct {
@@ -337,10 +323,7 @@ func TestJournalUnderConcurrentUse(t *testing.T) {
 	pending := map[string]*segment{}
 	var segs []*segment
 	check := func() {
-		_, held, err := openJournal(dir, testLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, held := openTestJournal(t, dir)
 		onDisk := map[string]bool{}
 		for _, r := range held {
 			onDisk[r.DeliveryID] = true

@@ -96,9 +96,6 @@ func parseJSON(body []byte) (any, error) {
 // see only that one.
 func parseValue(dec *json.Decoder, path string) (any, error) {
 	tok, err := dec.Token()
-	if err == io.EOF && path != "" {
-		err = io.ErrUnexpectedEOF
-	}
 	if err != nil {
 		return nil, malformed(err)
 	}
@@ -140,9 +137,6 @@ func parseValue(dec *json.Decoder, path string) (any, error) {
 // closing reads the delimiter that ends an object or array.
 func closing(dec *json.Decoder) error {
 	if _, err := dec.Token(); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
 		return malformed(err)
 	}
 	return nil
@@ -153,7 +147,7 @@ func malformed(err error) error {
 	switch {
 	case errors.As(err, &syntax):
 		return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: %s (at byte %d)", strings.TrimPrefix(syntax.Error(), "json: "), syntax.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF): // a body is never empty here
 		return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON: it ends in the middle of a value")
 	}
 	return pathhook.Errorf(pathhook.EMALFORMED, "the request body is not valid JSON")

@@ -26,13 +26,12 @@ const writerCheckpointPages = 10000
 // holds them up. It runs after commits (poke), at most every
 // checkpointEvery, so that an idle server does nothing.
 type checkpointer struct {
-	path   string
-	poked  chan struct{}
-	period time.Duration
+	path  string
+	poked chan struct{}
 }
 
 func newCheckpointer(path string) *checkpointer {
-	return &checkpointer{path: path, poked: make(chan struct{}, 1), period: checkpointEvery}
+	return &checkpointer{path: path, poked: make(chan struct{}, 1)}
 }
 
 // poke says that a transaction has committed. It never blocks.
@@ -51,7 +50,7 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	pause := time.NewTimer(c.period)
+	pause := time.NewTimer(checkpointEvery)
 	pause.Stop()
 	defer pause.Stop()
 	for {
@@ -64,7 +63,7 @@ func (c *checkpointer) run(ctx context.Context) {
 		// the next commit.
 		_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		// Commits meanwhile wait for the next round.
-		pause.Reset(c.period)
+		pause.Reset(checkpointEvery)
 		select {
 		case <-ctx.Done():
 			return
