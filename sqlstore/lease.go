@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"github.com/pathhook/pathhook"
+)
 
 // ReleaseAllLeases clears the lease of every pending delivery, whoever holds
 // it, brings back every parked one (see Park), and returns how many it
@@ -18,6 +22,31 @@ func (db *DB) ReleaseAllLeases(ctx context.Context) (int64, error) {
 		}
 		n, err = res.RowsAffected()
 		return err
+	})
+	return n, err
+}
+
+// ReleaseLeases clears the leases that owner holds on pending deliveries
+// and returns how many it freed; other nodes' leases and parked deliveries
+// stay as they are. A node that starts again under the name of one that
+// stopped, crashed or was killed calls it, once it knows no other process
+// of that name is running: what its predecessor held is taken up at once
+// by any node, instead of when the leases run out.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string) (int64, error) {
+	if owner == "" {
+		return 0, pathhook.Errorf(pathhook.EINVALID, "release leases: no owner named")
+	}
+	var n int64
+	err := db.writeTx(ctx, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
+			WHERE status = 'pending' AND lease_owner = ?`, owner)
+		if err != nil {
+			return fail("release leases", err)
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return t.newWork(ctx)
 	})
 	return n, err
 }

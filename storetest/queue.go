@@ -343,6 +343,31 @@ func testPark(t *testing.T, h *harness) {
 		[]string{ds[0].ID, ds[1].ID, ds[3].ID})
 }
 
+// testReleaseLeases holds what a node restarted under its old name frees:
+// its predecessor's leases, and nothing of other nodes' or parked work.
+func testReleaseLeases(t *testing.T, h *harness) {
+	_, ds := h.queued(t, 4)
+	now := h.clock.Now()
+	eqSlice(t, "node-a claimed", jobIDs(h.claim(t, "node-a", now, time.Hour, 2)), []string{ds[0].ID, ds[1].ID})
+	eqSlice(t, "node-b claimed", jobIDs(h.claim(t, "node-b", now, time.Hour, 1)), []string{ds[2].ID})
+	if err := h.db.Park(h.ctx, "node-a", []string{ds[1].ID}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.ReleaseLeases(h.ctx, ""); pathhook.ErrorCode(err) != pathhook.EINVALID {
+		t.Errorf("ReleaseLeases with no owner = %v, want an %s error", err, pathhook.EINVALID)
+	}
+	n, err := h.db.ReleaseLeases(h.ctx, "node-a")
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases(node-a) = %d, %v; want 1 (its parked delivery is not leased)", n, err)
+	}
+	eqSlice(t, "claimed after node-a's release", jobIDs(h.claim(t, "node-c", now, time.Hour, 10)), []string{ds[0].ID, ds[3].ID})
+	if n, err := h.db.ReleaseLeases(h.ctx, "node-a"); err != nil || n != 0 {
+		t.Errorf("ReleaseLeases(node-a) again = %d, %v; want 0", n, err)
+	}
+	got := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
+	eq(t, "node-b's lease", got.LeaseOwner, "node-b")
+}
+
 func testDisableFailing(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 2)
 	p := must(h.svc.Pathway(h.ctx, h.org, w.PathwayID))(t)

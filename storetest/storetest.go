@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"Record a large batch", testRecordBatch},
 		{"Restore", testRestore},
 		{"Release", testRelease},
+		{"Release a node's leases", testReleaseLeases},
 		{"Park", testPark},
 		{"Disable failing", testDisableFailing},
 		{"Prune", testPrune},

@@ -17,6 +17,7 @@ import (
 type config struct {
 	addr             string
 	db               string
+	node             string
 	platform         string
 	allowHTTP        bool
 	allowNetworks    []netip.Prefix
@@ -102,7 +103,10 @@ func (f *funcValue) Set(s string) error {
 	return nil
 }
 
-var platformName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+var (
+	platformName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	nodeName     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+)
 
 // parseServeConfig reads serve's flags and environment.
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -111,6 +115,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.db, "db", "pathhook.db", "a SQLite file path, or a postgres:// URL")
+	fs.StringVar(&c.node, "node", "", "this node's name in leases, one per running process on a database; a node started again under its name takes back at once the work it held (default: host name and listen port)")
 	fs.StringVar(&c.platform, "platform", "Falkor", "platform name, in header names: letters, digits and -")
 	fs.Var(boolValue{&c.allowHTTP}, "allow-http", "accept http:// webhook URLs (development)")
 	fs.Var(&funcValue{parse: func(s string) (err error) {
@@ -131,7 +136,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 1000, "API requests per second per key, with bursts of twice that; 0 turns limiting off")
 	err := parseFlags(fs, args, getenv, []envFlag{
-		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"platform", "PATHHOOK_PLATFORM"},
+		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"node", "PATHHOOK_NODE"}, {"platform", "PATHHOOK_PLATFORM"},
 		{"allow-http", "PATHHOOK_ALLOW_HTTP"}, {"allow-networks", "PATHHOOK_ALLOW_NETWORKS"},
 		{"retry-schedule", "PATHHOOK_RETRY_SCHEDULE"}, {"delivery-timeout", "PATHHOOK_DELIVERY_TIMEOUT"},
 		{"workers", "PATHHOOK_WORKERS"}, {"per-webhook", "PATHHOOK_PER_WEBHOOK"},
@@ -148,6 +153,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 // check reports the first setting that cannot work.
 func (c *config) check() error {
 	switch {
+	case c.node != "" && !nodeName.MatchString(c.node):
+		return fmt.Errorf("--node %q: must be 1 to 128 letters, digits and . _ : -", c.node)
 	case !platformName.MatchString(c.platform):
 		return fmt.Errorf("--platform %q: must be 1 to 64 letters, digits and -", c.platform)
 	case c.deliveryTimeout <= 0:

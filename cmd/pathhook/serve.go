@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -53,7 +56,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	tuneGC(getenv)
 	log := newLogger(c.logFormat, stderr)
-	store, release, err := openServeStore(ctx, c, log)
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	node := cmp.Or(c.node, defaultNode(ln.Addr()))
+	lost := make(chan error, 1)
+	store, release, err := openServeStore(ctx, c, node, log, func(err error) { lost <- err })
 	if err != nil {
 		return err
 	}
@@ -62,7 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	guard := netguard.New(c.allowNetworks, nil)
 	stats := metrics.New(store, time.Now, log)
 	engine := delivery.New(delivery.Config{
-		Store: store, Platform: c.platform, Control: guard.Control,
+		Store: store, Owner: node, Platform: c.platform, Control: guard.Control,
 		Schedule: c.retrySchedule, Timeout: c.deliveryTimeout, Workers: c.workers, PerWebhook: c.perWebhook,
 		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention,
 		Journal: journalDir(c.db), Logger: log, Observer: stats,
@@ -72,11 +82,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		AllowHTTP: c.allowHTTP, CheckHost: guard.CheckHost,
 	})
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
 	if err := bootstrap(ctx, svc, c, ln.Addr().String(), stdout, log); err != nil {
 		return err
 	}
@@ -105,11 +110,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { serveErr <- srv.Serve(ln) }()
 	// A plain line, whatever the log format, that scripts and tests can wait for.
 	fmt.Fprintf(stderr, "pathhook listening on http://%s (admin UI at http://%s/)\n", ln.Addr(), ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "db", redactDB(c.db), "platform", c.platform)
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDB(c.db), "platform", c.platform, "node", node)
 
+	var lostErr error
 	select {
 	case err = <-serveErr:
+	case lostErr = <-lost:
+		log.Error("another process took this node's name: stopping", "node", node, "err", lostErr)
 	case <-ctx.Done():
+	}
+	if err == nil {
 		log.Info("shutting down")
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.deliveryTimeout+5*time.Second)
 		err = srv.Shutdown(shutCtx)
@@ -120,30 +130,60 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	return cmp.Or(lostErr, err)
 }
 
-// openServeStore opens the store for serve. A SQLite server first takes the
-// file's lock: alone on it, it takes over the work that a previous process
-// held when it stopped, crashed or was killed.
-func openServeStore(ctx context.Context, c *config, log *slog.Logger) (*sqlstore.DB, func(), error) {
-	store, err := openStore(ctx, c.db, c.secretKey, true, log)
-	if err != nil || isPostgres(c.db) {
-		return store, func() { store.Close() }, err
+// defaultNode names a node after its host and the port it listens on: a
+// process started again on the same host and port is the same node, and
+// takes back at once the work that its predecessor held.
+func defaultNode(addr net.Addr) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "pathhook"
 	}
-	unlock, err := sqlite.LockServer(c.db)
+	if a, ok := addr.(*net.TCPAddr); ok {
+		return host + ":" + strconv.Itoa(a.Port)
+	}
+	return host
+}
+
+// openServeStore opens the store for serve and takes over the work that a
+// previous process held when it stopped, crashed or was killed. A SQLite
+// server first takes the file's lock: alone on it, it takes over every
+// lease. A PostgreSQL node first makes sure that no other process runs as
+// node (see postgres.LockNode, which calls lost if that changes), then
+// takes back the leases held under its name; other nodes' stay theirs.
+func openServeStore(ctx context.Context, c *config, node string, log *slog.Logger, lost func(error)) (*sqlstore.DB, func(), error) {
+	store, err := openStore(ctx, c.db, c.secretKey, true, log)
 	if err != nil {
-		store.Close()
 		return nil, nil, err
 	}
+	var unlock func()
+	takeOver := store.ReleaseAllLeases
+	if isPostgres(c.db) {
+		lock, err := postgres.LockNode(ctx, c.db, node, lost)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		unlock = lock.Unlock
+		takeOver = func(ctx context.Context) (int64, error) { return store.ReleaseLeases(ctx, node) }
+	} else {
+		unlockFile, err := sqlite.LockServer(c.db)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		unlock = func() { _ = unlockFile() }
+	}
 	release := func() { store.Close(); unlock() }
-	n, err := store.ReleaseAllLeases(ctx)
+	n, err := takeOver(ctx)
 	if err != nil {
 		release()
 		return nil, nil, err
 	}
 	if n > 0 {
-		log.Info("took over deliveries that a previous process held", "deliveries", n)
+		log.Info("took over deliveries that a previous process held", "deliveries", n, "node", node)
 	}
 	return store, release, nil
 }

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestServeConfigNamesTheBadSetting holds that serve refuses a setting
+// that cannot work with an error that names it, from a flag or from the
+// environment.
+func TestServeConfigNamesTheBadSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--node", "a node"}, nil, `--node "a node": must be 1 to 128 letters, digits and . _ : -`},
+		{nil, map[string]string{"PATHHOOK_NODE": strings.Repeat("n", 129)}, "--node"},
+		{[]string{"--platform", "Falkor Labs"}, nil, `--platform "Falkor Labs"`},
+		{[]string{"--workers", "0"}, nil, "--workers: must be at least 1"},
+		{[]string{"--retry-schedule", "5s,soon"}, nil, `delay 2 ("soon") is not a positive Go duration`},
+		{nil, map[string]string{"PATHHOOK_LOG_FORMAT": "xml"}, `--log-format "xml": must be text or json`},
+	} {
+		_, err := parseServeConfig(tc.args, testEnv(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want an error with %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	c, err := parseServeConfig([]string{"--node", "host-1.example:8080"}, testEnv(nil), io.Discard)
+	if err != nil || c.node != "host-1.example:8080" {
+		t.Errorf("a good --node: %+v, %v", c, err)
+	}
+}
