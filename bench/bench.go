@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,8 +191,10 @@ type bench struct {
 	rc     *receiver
 	nodes  []*node
 	api    *api
-	paths  []string // each pathway's enrolments path
-	hooks  []string // each pathway's enrolments webhook id
+
+	results string   // the PostgreSQL nodes' results directories are in it
+	paths   []string // each pathway's enrolments path
+	hooks   []string // each pathway's enrolments webhook id
 
 	// The slow webhooks of a fairness run, and their endpoint.
 	slow      *receiver
@@ -269,11 +273,23 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	// The bench is one API key making every call: the per-key rate limit
 	// would measure itself, not the server. Older servers have none.
-	if flags, err := serveFlags(ctx, b.c.ServerBinary, b.c.Env); err == nil && flags["rate-limit"] {
+	flags, err := serveFlags(ctx, b.c.ServerBinary, b.c.Env)
+	if err == nil && flags["rate-limit"] {
 		args = append(args, "--rate-limit", "0")
 	}
 	args = append(args, b.c.ServerFlags...)
-	for range b.c.Nodes {
+	if b.db.postgres && flags["results-dir"] {
+		// Each PostgreSQL node keeps its results in a directory of its
+		// own, as the README advises (SQLite keeps them beside the file).
+		if b.results, err = os.MkdirTemp("", "pathhook-bench-results-*"); err != nil {
+			return err
+		}
+	}
+	for i := range b.c.Nodes {
+		args := args
+		if b.results != "" {
+			args = append(slices.Clip(args), "--results-dir", filepath.Join(b.results, fmt.Sprintf("node-%d", i)))
+		}
 		n := &node{exe: b.c.ServerBinary, args: args, env: env}
 		b.nodes = append(b.nodes, n)
 		if err := n.start(); err != nil {
@@ -320,6 +336,9 @@ func (b *bench) close() {
 		if err := b.db.drop(); err != nil && b.c.Progress != nil {
 			fmt.Fprintf(b.c.Progress, "bench: could not remove the database: %v\n", err)
 		}
+	}
+	if b.results != "" {
+		_ = os.RemoveAll(b.results)
 	}
 }
 

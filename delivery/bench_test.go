@@ -127,9 +127,9 @@ func (s *nopStore) Record(_ context.Context, rs []pathhook.Result) error {
 	s.recorded.Add(int64(len(rs)))
 	return nil
 }
-func (s *nopStore) Restore(context.Context, []pathhook.Result) (int, error) { return 0, nil }
-func (s *nopStore) Release(context.Context, string, []string) error         { return nil }
-func (s *nopStore) Park(context.Context, string, []string, time.Time) error { return nil }
+func (s *nopStore) Restore(context.Context, string, []pathhook.Result) (int, error) { return 0, nil }
+func (s *nopStore) Release(context.Context, string, []string) error                 { return nil }
+func (s *nopStore) Park(context.Context, string, []string, time.Time) error         { return nil }
 
 func (s *nopStore) Unpark(context.Context, string, time.Time) error { return nil }
 func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {

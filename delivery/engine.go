@@ -83,8 +83,9 @@ type Config struct {
 	// the moment its attempt ends: a process killed before recording it
 	// then does not send the delivery again, since Run restores the
 	// results the store lacks before it claims anything (see
-	// Store.Restore). It must be used by one engine at a time, on a store
-	// that no other node shares.
+	// Store.Restore), for deliveries leased to Owner or to no node. One
+	// engine at a time may use it (Run fails to open it otherwise, and
+	// runs without), and no other running node may have its Owner name.
 	Journal string
 	// Logger defaults to one that discards; Observer may be nil.
 	Logger   *slog.Logger

@@ -169,11 +169,11 @@ func (s *fakeStore) Record(_ context.Context, results []pathhook.Result) error {
 	return nil
 }
 
-func (s *fakeStore) Restore(ctx context.Context, results []pathhook.Result) (int, error) {
+func (s *fakeStore) Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error) {
 	s.mu.Lock()
 	var missing []pathhook.Result
 	for _, r := range results {
-		if d := s.deliveries[r.DeliveryID]; d != nil && d.leaseOwner == "" && r.Attempt.N > d.count {
+		if d := s.deliveries[r.DeliveryID]; d != nil && (d.leaseOwner == "" || d.leaseOwner == owner) && r.Attempt.N > d.count {
 			missing = append(missing, r)
 		}
 	}

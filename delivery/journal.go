@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pathhook/pathhook"
@@ -39,6 +40,7 @@ const journalVersion = 1
 // lines (journalLine); results go to the newest.
 type journal struct {
 	dir     string
+	lock    *os.File // holds the directory's lock file, locked
 	log     *slog.Logger
 	maxSize int      // segmentSize, but for tests
 	read    []string // the files that openJournal read, for drop
@@ -87,21 +89,27 @@ func (l *journalLine) result() (pathhook.Result, bool) {
 // openJournal opens the journal in dir, creating dir if need be, and
 // returns the results that its files hold, in the order they were written.
 // The files stay until drop is called: the caller first restores their
-// results to the store.
+// results to the store. It fails if another process has the journal open.
 func openJournal(dir string, log *slog.Logger) (*journal, []pathhook.Result, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("delivery journal: %w", err)
 	}
-	names, err := journalFiles(dir)
+	lock, err := lockJournal(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	j := &journal{dir: dir, log: log, maxSize: segmentSize}
+	names, err := journalFiles(dir)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	j := &journal{dir: dir, lock: lock, log: log, maxSize: segmentSize}
 	var results []pathhook.Result
 	for _, name := range names {
 		path := filepath.Join(dir, name)
 		rs, err := readSegment(path, log)
 		if err != nil {
+			lock.Close()
 			return nil, nil, err
 		}
 		results = append(results, rs...)
@@ -112,6 +120,23 @@ func openJournal(dir string, log *slog.Logger) (*journal, []pathhook.Result, err
 		j.next = last + 1
 	}
 	return j, results, nil
+}
+
+// lockJournal takes the lock of the journal in dir, which the process holds
+// until it closes the file or ends, even by SIGKILL.
+func lockJournal(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("delivery journal: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("delivery journal: another process uses %s; give each node a directory of its own", dir)
+		}
+		return nil, fmt.Errorf("delivery journal: lock %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // journalFiles returns the names of dir's journal files, oldest first.
@@ -265,6 +290,7 @@ func (j *journal) close() {
 	if s := j.cur; s != nil {
 		j.retire(s)
 	}
+	j.lock.Close()
 }
 
 func (j *journal) remove(s *segment) {
@@ -284,7 +310,7 @@ const restoreTimeout = time.Minute
 func (e *Engine) restore(ctx context.Context, results []pathhook.Result) {
 	if len(results) > 0 {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
-		n, err := e.store.Restore(ctx, results)
+		n, err := e.store.Restore(ctx, e.c.Owner, results)
 		cancel()
 		if err != nil {
 			e.c.Logger.Error("delivery journal: cannot restore results; their deliveries are attempted again", "dir", e.journal.dir, "err", err)

@@ -26,6 +26,25 @@ func openTestJournal(t *testing.T, dir string) (*journal, []pathhook.Result) {
 	return j, held
 }
 
+// die leaves j as a process killed with it would: its files as they are,
+// and its lock released.
+func (j *journal) die() { j.lock.Close() }
+
+// heldIn reads the results that the journal in dir holds, without taking
+// its lock.
+func heldIn(t *testing.T, dir string) []pathhook.Result {
+	t.Helper()
+	var held []pathhook.Result
+	for _, name := range journalNames(t, dir) {
+		rs, err := readSegment(filepath.Join(dir, name), testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rs...)
+	}
+	return held
+}
+
 func journalNames(t *testing.T, dir string) []string {
 	t.Helper()
 	names, err := journalFiles(dir)
@@ -75,6 +94,7 @@ func TestJournalDeletesAFileOnceItsResultsAreRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	j.die()
 	j2, held := openTestJournal(t, dir)
 	var ids []string
 	for _, r := range held {
@@ -124,6 +144,7 @@ func TestSQLiteJournalledResultsAreNotSentAgain(t *testing.T) {
 			t.Fatal("journal add failed")
 		}
 	}
+	j.die()
 
 	t.Cleanup(func() { // after the engine has stopped
 		if got := journalNames(t, dir); len(got) != 0 {
@@ -177,6 +198,7 @@ func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {
 	if s3 := j.add(&r3); s3 == nil || s3 == s1 {
 		t.Fatalf("after a failed write the next result went to %p (the failed file is %p)", s3, s1)
 	}
+	j.die()
 	_, held := openTestJournal(t, dir)
 	if len(held) != 2 || held[0].DeliveryID != "dlv_1" || held[1].DeliveryID != "dlv_3" {
 		t.Fatalf("read back %+v, want dlv_1 and dlv_3", held)
@@ -323,7 +345,7 @@ func TestJournalUnderConcurrentUse(t *testing.T) {
 	pending := map[string]*segment{}
 	var segs []*segment
 	check := func() {
-		_, held := openTestJournal(t, dir)
+		held := heldIn(t, dir)
 		onDisk := map[string]bool{}
 		for _, r := range held {
 			onDisk[r.DeliveryID] = true
@@ -361,4 +383,19 @@ func TestJournalUnderConcurrentUse(t *testing.T) {
 	if names := journalNames(t, dir); len(names) != 0 {
 		t.Fatalf("files %v left once every result was recorded", names)
 	}
+}
+
+// TestJournalHasOneUserAtATime: a directory that one engine's journal uses
+// is refused to another (two nodes given one directory), and free again
+// once the first closes it.
+func TestJournalHasOneUserAtATime(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	j, _ := openTestJournal(t, dir)
+	if _, _, err := openJournal(dir, testLogger(t)); err == nil || !strings.Contains(err.Error(), "another process uses "+dir) {
+		t.Fatalf("a second user of the journal: %v, want the error naming the directory", err)
+	}
+	j.close()
+	j2, _ := openTestJournal(t, dir)
+	j2.close()
 }

@@ -18,10 +18,10 @@ type Store interface {
 	Record(ctx context.Context, results []pathhook.Result) error
 	// Restore records, like Record, those of results whose attempts it
 	// does not have yet (the attempt's number is above its delivery's
-	// attempt count, and no node holds the delivery), the last of two
-	// results of one attempt, and returns how many it recorded. It is for
-	// a store that no other node uses.
-	Restore(ctx context.Context, results []pathhook.Result) (int, error)
+	// attempt count, and the delivery is leased to owner or to no node),
+	// the last of two results of one attempt, and returns how many it
+	// recorded.
+	Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error)
 	// Release clears owner's leases of the given deliveries so that any
 	// node's next poll finds them.
 	Release(ctx context.Context, owner string, ids []string) error

@@ -25,17 +25,21 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 // yet, in one transaction, like Record, and returns how many it recorded:
 // results that a process kept aside before it could record them, and that
 // it may have recorded after all. An attempt is missing when its number is
-// above its delivery's attempt count and no node holds a lease on the
-// delivery; of two results of one attempt, the later counts. Results of
-// deliveries that are gone are dropped.
+// above its delivery's attempt count and the delivery is leased to owner
+// (the name that the process which kept the results ran, and runs again,
+// under) or to no node: no other node can have it in flight. Of two
+// results of one attempt, the later counts. Results of deliveries that are
+// gone are dropped.
 //
-// It is meant for a store that no other node uses: it locks deliveries
-// before webhooks, the other way round from Record, and only a released
-// delivery is sure to have no attempt in flight elsewhere.
-func (db *DB) Restore(ctx context.Context, results []pathhook.Result) (int, error) {
+// Like Record, it locks the webhooks before the deliveries, so that it may
+// run beside other nodes' transactions.
+func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error) {
 	var n int
 	err := db.writeTx(ctx, func(t *txn) error {
-		missing, err := t.missing(ctx, results)
+		if err := t.lockWebhooks(ctx, results); err != nil {
+			return err
+		}
+		missing, err := t.missing(ctx, owner, results)
 		if err != nil || len(missing) == 0 {
 			return err
 		}
@@ -45,9 +49,42 @@ func (db *DB) Restore(ctx context.Context, results []pathhook.Result) (int, erro
 	return n, err
 }
 
+// lockWebhooks locks the rows of the results' webhooks, in id order, where
+// the database locks rows.
+func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result) error {
+	lock := t.forUpdate()
+	if lock == "" {
+		return nil
+	}
+	ids := make([]string, 0, len(results))
+	for _, r := range results {
+		ids = append(ids, r.WebhookID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for start := 0; start < len(ids); start += maxIDsPerQuery {
+		chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.query(ctx, "SELECT id FROM webhooks WHERE id IN ("+placeholders(len(args))+") ORDER BY id"+lock, args...)
+		if err != nil {
+			return fail("restore: webhooks", err)
+		}
+		if _, err := collect(rows, "restore: webhooks", func(s interface{ Scan(...any) error }, id *string) error {
+			return s.Scan(id)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // missing returns, in order, the results whose attempts are newer than
-// their released deliveries' attempt counts, the last of each attempt.
-func (t *txn) missing(ctx context.Context, results []pathhook.Result) ([]pathhook.Result, error) {
+// their deliveries' attempt counts, of deliveries leased to owner or to no
+// node, the last of each attempt.
+func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Result) ([]pathhook.Result, error) {
 	type attemptCount struct {
 		id    string
 		count int
@@ -55,12 +92,13 @@ func (t *txn) missing(ctx context.Context, results []pathhook.Result) ([]pathhoo
 	counts := map[string]int{}
 	for start := 0; start < len(results); start += maxIDsPerQuery {
 		chunk := results[start:min(start+maxIDsPerQuery, len(results))]
-		ids := make([]any, len(chunk))
-		for i, r := range chunk {
-			ids[i] = r.DeliveryID
+		args := make([]any, 1, 1+len(chunk))
+		args[0] = owner
+		for _, r := range chunk {
+			args = append(args, r.DeliveryID)
 		}
-		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE lease_owner = '' AND id IN ("+
-			placeholders(len(ids))+")"+t.forUpdate(), ids...)
+		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE lease_owner IN ('', ?) AND id IN ("+
+			placeholders(len(chunk))+")"+t.forUpdate(), args...)
 		if err != nil {
 			return nil, fail("restore: deliveries", err)
 		}

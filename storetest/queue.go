@@ -182,8 +182,9 @@ func testRecord(t *testing.T, h *harness) {
 }
 
 // testRestore records results kept by a process that died: those already
-// recorded, of deliveries leased to a node, or gone, are left out, and of
-// two results of one attempt the later counts.
+// recorded, of deliveries leased to another node, or gone, are left out,
+// and of two results of one attempt the later counts. Deliveries leased to
+// the name the process runs again under are its own.
 func testRestore(t *testing.T, h *harness) {
 	_, ds := h.queued(t, 4)
 	now := h.clock.Now()
@@ -202,7 +203,7 @@ func testRestore(t *testing.T, h *harness) {
 		result(ds[3], 1, pathhook.DeliverySucceeded, t2, 200),
 		result(pathhook.Delivery{ID: "dlv_gone", WebhookID: ds[0].WebhookID}, 1, pathhook.DeliverySucceeded, t2, 200),
 	}
-	n, err := h.db.Restore(h.ctx, kept)
+	n, err := h.db.Restore(h.ctx, "node-b", kept)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +222,21 @@ func testRestore(t *testing.T, h *harness) {
 	}
 	d3 := must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
 	if d3.LeaseOwner != "node-a" || len(d3.Attempts) != 0 {
-		t.Errorf("a leased delivery was restored: %+v", d3)
+		t.Errorf("a delivery leased to another node was restored: %+v", d3)
 	}
 	// Restoring again changes nothing.
-	eq(t, "results restored twice", must(h.db.Restore(h.ctx, kept))(t), 0)
+	eq(t, "results restored twice", must(h.db.Restore(h.ctx, "node-b", kept))(t), 0)
 	eq(t, "attempts after restoring twice", len(must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t).Attempts), 2)
 	// Due at its retry, not before.
 	eqSlice(t, "claimed at the retry", jobIDs(h.claim(t, "node-b", t2.Add(5*time.Second), time.Minute, 10)), []string{ds[2].ID})
+
+	// node-a, started again, restores what it kept of the delivery it
+	// still holds.
+	eq(t, "results restored by the holder", must(h.db.Restore(h.ctx, "node-a", kept))(t), 1)
+	d3 = must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
+	if d3.Status != pathhook.DeliverySucceeded || d3.LeaseOwner != "" || len(d3.Attempts) != 1 {
+		t.Errorf("the holder's delivery after its restore = %+v", d3)
+	}
 }
 
 func testRecordDisables(t *testing.T, h *harness) {

@@ -18,6 +18,7 @@ type config struct {
 	addr             string
 	db               string
 	node             string
+	resultsDir       string
 	platform         string
 	allowHTTP        bool
 	allowNetworks    []netip.Prefix
@@ -116,6 +117,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.db, "db", "pathhook.db", "a SQLite file path, or a postgres:// URL")
 	fs.StringVar(&c.node, "node", "", "this node's name in leases, one per running process on a database; a node started again under its name takes back at once the work it held (default: host name and listen port)")
+	fs.StringVar(&c.resultsDir, "results-dir", "", "where each attempt's result is kept until it is recorded, so that a process killed meanwhile does not send the delivery again; one node's alone (default: the SQLite file's path with -results; on PostgreSQL, pathhook/results/NODE in the user's cache directory)")
 	fs.StringVar(&c.platform, "platform", "Falkor", "platform name, in header names: letters, digits and -")
 	fs.Var(boolValue{&c.allowHTTP}, "allow-http", "accept http:// webhook URLs (development)")
 	fs.Var(&funcValue{parse: func(s string) (err error) {
@@ -136,7 +138,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 1000, "API requests per second per key, with bursts of twice that; 0 turns limiting off")
 	err := parseFlags(fs, args, getenv, []envFlag{
-		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"node", "PATHHOOK_NODE"}, {"platform", "PATHHOOK_PLATFORM"},
+		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"node", "PATHHOOK_NODE"}, {"results-dir", "PATHHOOK_RESULTS_DIR"}, {"platform", "PATHHOOK_PLATFORM"},
 		{"allow-http", "PATHHOOK_ALLOW_HTTP"}, {"allow-networks", "PATHHOOK_ALLOW_NETWORKS"},
 		{"retry-schedule", "PATHHOOK_RETRY_SCHEDULE"}, {"delivery-timeout", "PATHHOOK_DELIVERY_TIMEOUT"},
 		{"workers", "PATHHOOK_WORKERS"}, {"per-webhook", "PATHHOOK_PER_WEBHOOK"},

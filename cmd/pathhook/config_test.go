@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,27 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 	c, err := parseServeConfig([]string{"--node", "host-1.example:8080"}, testEnv(nil), io.Discard)
 	if err != nil || c.node != "host-1.example:8080" {
 		t.Errorf("a good --node: %+v, %v", c, err)
+	}
+}
+
+// TestJournalDir holds where results wait to be recorded: --results-dir,
+// else beside a SQLite file, else for a PostgreSQL node in the user's
+// cache directory under its name. Not parallel: it sets the environment.
+func TestJournalDir(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "/var/cache/u")
+	log := slog.New(slog.DiscardHandler)
+	pg := "postgres://pathhook@db/pathhook"
+	for _, tc := range []struct {
+		c    config
+		want string
+	}{
+		{config{db: "/srv/pathhook.db"}, "/srv/pathhook.db-results"},
+		{config{db: "/srv/pathhook.db", resultsDir: "/srv/results"}, "/srv/results"},
+		{config{db: pg}, "/var/cache/u/pathhook/results/host-1:8080"},
+		{config{db: pg, resultsDir: "/srv/results"}, "/srv/results"},
+	} {
+		if got := journalDir(&tc.c, "host-1:8080", log); got != tc.want {
+			t.Errorf("journalDir(%+v) = %q, want %q", tc.c, got, tc.want)
+		}
 	}
 }

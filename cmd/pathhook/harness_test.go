@@ -26,7 +26,16 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// PostgreSQL nodes keep their results under the user's cache
+	// directory by default: the tests' nodes, in one of their own.
+	cache, err := os.MkdirTemp("", "pathhook-test-cache-*")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 // server is a pathhook serve under test.

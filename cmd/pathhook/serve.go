@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -75,7 +76,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: store, Owner: node, Platform: c.platform, Control: guard.Control,
 		Schedule: c.retrySchedule, Timeout: c.deliveryTimeout, Workers: c.workers, PerWebhook: c.perWebhook,
 		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention,
-		Journal: journalDir(c.db), Logger: log, Observer: stats,
+		Journal: journalDir(c, node, log), Logger: log, Observer: stats,
 	})
 	svc := pathhook.NewService(pathhook.Config{
 		Store: store, Dispatcher: engine, Lease: engine.LeaseOwner(),
@@ -105,6 +106,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if isPostgres(c.db) {
 		// Other nodes announce work they release; wake the engine for it.
 		wg.Go(func() { _ = postgres.Listen(engineCtx, c.db, engine.Poke) })
+		// What a predecessor of this name held and did not record, the
+		// engine has restored from the journal: the rest goes back to
+		// every node.
+		if n, err := store.ReleaseLeases(ctx, node); err != nil {
+			log.Error("cannot take back the deliveries that a previous process of this node held; they are taken over when their leases run out", "node", node, "err", err)
+		} else if n > 0 {
+			log.Info("took over deliveries that a previous process held", "deliveries", n, "node", node)
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -147,37 +156,32 @@ func defaultNode(addr net.Addr) string {
 	return host
 }
 
-// openServeStore opens the store for serve and takes over the work that a
-// previous process held when it stopped, crashed or was killed. A SQLite
-// server first takes the file's lock: alone on it, it takes over every
-// lease. A PostgreSQL node first makes sure that no other process runs as
-// node (see postgres.LockNode, which calls lost if that changes), then
-// takes back the leases held under its name; other nodes' stay theirs.
+// openServeStore opens the store for serve. A SQLite server first takes
+// the file's lock: alone on it, it takes over the work that a previous
+// process held when it stopped, crashed or was killed, every lease. A
+// PostgreSQL node makes sure that no other process runs as node (see
+// postgres.LockNode, which calls lost if that changes); once its engine
+// has restored its journal, serve releases the leases held under its name.
 func openServeStore(ctx context.Context, c *config, node string, log *slog.Logger, lost func(error)) (*sqlstore.DB, func(), error) {
 	store, err := openStore(ctx, c.db, c.secretKey, true, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	var unlock func()
-	takeOver := store.ReleaseAllLeases
 	if isPostgres(c.db) {
 		lock, err := postgres.LockNode(ctx, c.db, node, lost)
 		if err != nil {
 			store.Close()
 			return nil, nil, err
 		}
-		unlock = lock.Unlock
-		takeOver = func(ctx context.Context) (int64, error) { return store.ReleaseLeases(ctx, node) }
-	} else {
-		unlockFile, err := sqlite.LockServer(c.db)
-		if err != nil {
-			store.Close()
-			return nil, nil, err
-		}
-		unlock = func() { _ = unlockFile() }
+		return store, func() { store.Close(); lock.Unlock() }, nil
+	}
+	unlock, err := sqlite.LockServer(c.db)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
 	}
 	release := func() { store.Close(); unlock() }
-	n, err := takeOver(ctx)
+	n, err := store.ReleaseAllLeases(ctx)
 	if err != nil {
 		release()
 		return nil, nil, err
@@ -189,15 +193,24 @@ func openServeStore(ctx context.Context, c *config, node string, log *slog.Logge
 }
 
 // journalDir is where the engine keeps results until they are recorded:
-// beside a SQLite file, which one server holds at a time. PostgreSQL's
-// nodes share their work, and a node restarted after a crash must not
-// record results that another node may have taken over since, so it has
+// --results-dir, or by default beside a SQLite file, which one server holds
+// at a time, and for a PostgreSQL node under the user's cache directory,
+// named after the node (its journal needs to outlive the process, not the
+// machine: it is written without fsync). With no cache directory there is
 // none.
-func journalDir(db string) string {
-	if isPostgres(db) {
+func journalDir(c *config, node string, log *slog.Logger) string {
+	switch {
+	case c.resultsDir != "":
+		return c.resultsDir
+	case !isPostgres(c.db):
+		return c.db + "-results"
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		log.Warn("no results directory: a crash sends the deliveries whose results are not yet recorded again; set --results-dir", "err", err)
 		return ""
 	}
-	return db + "-results"
+	return filepath.Join(cache, "pathhook", "results", node)
 }
 
 // newHandler routes the API, the operational endpoints and the admin UI.
