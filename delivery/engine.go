@@ -87,6 +87,12 @@ type Config struct {
 	// engine at a time may use it (Run fails to open it otherwise, and
 	// runs without), and no other running node may have its Owner name.
 	Journal string
+	// TakeBack has Run release the leases held under Owner, once it has
+	// restored the journal and before it claims anything: what a previous
+	// process of this name held then goes to any node at once, instead of
+	// when the leases run out. Set it only when no other running process
+	// can be Owner (serve's PostgreSQL nodes hold a lock on their name).
+	TakeBack bool
 	// Logger defaults to one that discards; Observer may be nil.
 	Logger   *slog.Logger
 	Observer Observer
@@ -210,6 +216,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.restore(attempts, results)
 		}
 	}
+	if e.c.TakeBack {
+		e.takeBack(attempts)
+	}
 	var workers, loops sync.WaitGroup
 	for range e.c.Workers {
 		workers.Go(func() { e.work(attempts) })
@@ -236,6 +245,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.c.Logger.Info("delivery: engine stopped", "owner", e.c.Owner)
 	return nil
+}
+
+// takeBack releases the leases that a previous process of this node's name
+// held. If the store fails, they run out as a dead node's would.
+func (e *Engine) takeBack(ctx context.Context) {
+	n, err := e.store.ReleaseLeases(ctx, e.c.Owner)
+	switch {
+	case err != nil:
+		e.c.Logger.Error("delivery: cannot take back the deliveries that a previous process of this node held; they are taken over when their leases run out",
+			"owner", e.c.Owner, "err", err)
+	case n > 0:
+		e.c.Logger.Info("took over deliveries that a previous process held", "deliveries", n, "owner", e.c.Owner)
+	}
 }
 
 // work makes attempts until the scheduler stops.

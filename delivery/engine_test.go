@@ -358,3 +358,34 @@ func TestRunTwiceFails(t *testing.T) {
 		t.Fatal("second Run returned nil")
 	}
 }
+
+// TestTakeBackReleasesWhatAPreviousProcessHeld: deliveries leased to the
+// engine's owner name by a process that is gone are attempted at once, not
+// when their leases run out; without TakeBack they wait.
+func TestTakeBackReleasesWhatAPreviousProcessHeld(t *testing.T) {
+	t.Parallel()
+	for _, takeBack := range []bool{true, false} {
+		h := setup(t, func(c *Config) { c.TakeBack = takeBack })
+		rc := newReceiver(t, nil)
+		// Leased for an hour on the fake clock, which never gets there.
+		held := h.store.add(newJob("wh_a", 1, rc.URL), time.Hour)
+		other := h.store.add(newJob("wh_a", 2, rc.URL), 0)
+		if err := h.store.Release(context.Background(), h.store.owner, []string{other.DeliveryID}); err != nil { // leased to nobody
+			t.Fatal(err)
+		}
+		h.start()
+		h.waitAttempts(other.DeliveryID, 1)
+		if !takeBack {
+			if n := len(h.store.delivery(held.DeliveryID).attempts); n != 0 {
+				t.Errorf("without TakeBack a held delivery was attempted %d times before its lease ran out", n)
+			}
+			continue
+		}
+		if d := h.waitAttempts(held.DeliveryID, 1); d.status != pathhook.DeliverySucceeded {
+			t.Fatalf("taken back: %s", d.status)
+		}
+		if got := len(rc.got()); got != 2 {
+			t.Errorf("receiver got %d requests, want 2", got)
+		}
+	}
+}

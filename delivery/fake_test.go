@@ -192,6 +192,19 @@ func (s *fakeStore) failPending(webhookID string) {
 	}
 }
 
+func (s *fakeStore) ReleaseLeases(_ context.Context, owner string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, d := range s.deliveries {
+		if d.status == pathhook.DeliveryPending && d.leaseOwner == owner {
+			d.leaseOwner, d.leaseUntil = "", time.Time{}
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *fakeStore) Release(_ context.Context, owner string, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

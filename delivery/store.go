@@ -22,6 +22,9 @@ type Store interface {
 	// the last of two results of one attempt, and returns how many it
 	// recorded.
 	Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error)
+	// ReleaseLeases clears every lease that owner holds, and returns how
+	// many it cleared (see Config.TakeBack).
+	ReleaseLeases(ctx context.Context, owner string) (int64, error)
 	// Release clears owner's leases of the given deliveries so that any
 	// node's next poll finds them.
 	Release(ctx context.Context, owner string, ids []string) error

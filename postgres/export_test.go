@@ -8,3 +8,6 @@ const MaxConns = maxConns
 // SetNodeCheck sets how often node locks check their connection, for
 // locks taken after it; tests that call it must not run in parallel.
 func SetNodeCheck(d time.Duration) { nodeCheck = d }
+
+// Check makes l check its connection now, and returns once it has begun.
+func (l *NodeLock) Check() { l.check <- struct{}{} }

@@ -25,23 +25,32 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 // yet, in one transaction, like Record, and returns how many it recorded:
 // results that a process kept aside before it could record them, and that
 // it may have recorded after all. An attempt is missing when its number is
-// above its delivery's attempt count and the delivery is leased to owner
-// (the name that the process which kept the results ran, and runs again,
-// under) or to no node: no other node can have it in flight. Of two
-// results of one attempt, the later counts. Results of deliveries that are
-// gone are dropped.
+// above its delivery's attempt count and the delivery, still pending, is
+// leased to owner (the name under which the process that kept the results
+// ran, and runs again) or to no node: no other node can have it in flight.
+// Of two results of one attempt, the later counts. Results of deliveries
+// that are gone are dropped.
 //
-// Like Record, it locks the webhooks before the deliveries, so that it may
-// run beside other nodes' transactions.
+// Where the database locks rows, it locks the webhooks of the missing
+// results, in id order, before their deliveries, and then looks again, as
+// Record takes webhooks before deliveries. Should it still deadlock with
+// another node's transaction, PostgreSQL ends one of the two; a restore
+// that fails leaves its results in the journal, and their deliveries are
+// attempted again.
 func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error) {
 	var n int
 	err := db.writeTx(ctx, func(t *txn) error {
-		if err := t.lockWebhooks(ctx, results); err != nil {
-			return err
-		}
-		missing, err := t.missing(ctx, owner, results)
+		missing, err := t.missing(ctx, owner, results, "")
 		if err != nil || len(missing) == 0 {
 			return err
+		}
+		if lock := t.forUpdate(); lock != "" {
+			if err := t.lockWebhooks(ctx, missing, lock); err != nil {
+				return err
+			}
+			if missing, err = t.missing(ctx, owner, missing, lock); err != nil || len(missing) == 0 {
+				return err
+			}
 		}
 		n = len(missing)
 		return t.record(ctx, missing)
@@ -49,13 +58,9 @@ func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Resu
 	return n, err
 }
 
-// lockWebhooks locks the rows of the results' webhooks, in id order, where
-// the database locks rows.
-func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result) error {
-	lock := t.forUpdate()
-	if lock == "" {
-		return nil
-	}
+// lockWebhooks locks the rows of the results' webhooks in id order, with
+// lock (FOR UPDATE).
+func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result, lock string) error {
 	ids := make([]string, 0, len(results))
 	for _, r := range results {
 		ids = append(ids, r.WebhookID)
@@ -82,9 +87,10 @@ func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result) error
 }
 
 // missing returns, in order, the results whose attempts are newer than
-// their deliveries' attempt counts, of deliveries leased to owner or to no
-// node, the last of each attempt.
-func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Result) ([]pathhook.Result, error) {
+// their deliveries' attempt counts, of pending deliveries leased to owner
+// or to no node, the last of each attempt. It reads the deliveries with
+// lock, if any.
+func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Result, lock string) ([]pathhook.Result, error) {
 	type attemptCount struct {
 		id    string
 		count int
@@ -97,8 +103,8 @@ func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Resu
 		for _, r := range chunk {
 			args = append(args, r.DeliveryID)
 		}
-		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE lease_owner IN ('', ?) AND id IN ("+
-			placeholders(len(chunk))+")"+t.forUpdate(), args...)
+		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE status = 'pending' AND lease_owner IN ('', ?) AND id IN ("+
+			placeholders(len(chunk))+")"+lock, args...)
 		if err != nil {
 			return nil, fail("restore: deliveries", err)
 		}

@@ -182,15 +182,16 @@ func testRecord(t *testing.T, h *harness) {
 }
 
 // testRestore records results kept by a process that died: those already
-// recorded, of deliveries leased to another node, or gone, are left out,
+// recorded, of deliveries leased to another node, ended or gone, are left out,
 // and of two results of one attempt the later counts. Deliveries leased to
 // the name the process runs again under are its own.
 func testRestore(t *testing.T, h *harness) {
-	_, ds := h.queued(t, 4)
+	_, ds := h.queued(t, 5)
 	now := h.clock.Now()
 	h.claim(t, "node-a", now, time.Minute, 10)
 	t1, t2 := now.Add(time.Second), now.Add(2*time.Second)
 	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200))
+	h.record(t, result(ds[4], 1, pathhook.DeliveryFailed, t1, 500))                     // ended meanwhile, as by a disable
 	if err := h.db.Release(h.ctx, "node-a", []string{ds[1].ID, ds[2].ID}); err != nil { // ds[3] stays leased
 		t.Fatal(err)
 	}
@@ -202,6 +203,7 @@ func testRestore(t *testing.T, h *harness) {
 		result(ds[2], 1, pathhook.DeliveryPending, t2, 502),
 		result(ds[3], 1, pathhook.DeliverySucceeded, t2, 200),
 		result(pathhook.Delivery{ID: "dlv_gone", WebhookID: ds[0].WebhookID}, 1, pathhook.DeliverySucceeded, t2, 200),
+		result(ds[4], 2, pathhook.DeliverySucceeded, t2, 200),
 	}
 	n, err := h.db.Restore(h.ctx, "node-b", kept)
 	if err != nil {
@@ -236,6 +238,9 @@ func testRestore(t *testing.T, h *harness) {
 	d3 = must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
 	if d3.Status != pathhook.DeliverySucceeded || d3.LeaseOwner != "" || len(d3.Attempts) != 1 {
 		t.Errorf("the holder's delivery after its restore = %+v", d3)
+	}
+	if d4 := must(h.svc.Delivery(h.ctx, h.org, ds[4].ID))(t); d4.Status != pathhook.DeliveryFailed || len(d4.Attempts) != 1 {
+		t.Errorf("a delivery that had ended was restored: %+v", d4)
 	}
 }
 

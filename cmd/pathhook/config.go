@@ -106,7 +106,7 @@ func (f *funcValue) Set(s string) error {
 
 var (
 	platformName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	nodeName     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	nodeName     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 )
 
 // parseServeConfig reads serve's flags and environment.
@@ -117,7 +117,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.db, "db", "pathhook.db", "a SQLite file path, or a postgres:// URL")
 	fs.StringVar(&c.node, "node", "", "this node's name in leases, one per running process on a database; a node started again under its name takes back at once the work it held (default: host name and listen port)")
-	fs.StringVar(&c.resultsDir, "results-dir", "", "where each attempt's result is kept until it is recorded, so that a process killed meanwhile does not send the delivery again; one node's alone (default: the SQLite file's path with -results; on PostgreSQL, pathhook/results/NODE in the user's cache directory)")
+	fs.StringVar(&c.resultsDir, "results-dir", "", "where each attempt's result is kept until it is recorded, so that a process killed meanwhile does not send the delivery again; each node needs its own (default: the SQLite file's path with -results; on PostgreSQL, pathhook/results/NODE in the user's cache directory)")
 	fs.StringVar(&c.platform, "platform", "Falkor", "platform name, in header names: letters, digits and -")
 	fs.Var(boolValue{&c.allowHTTP}, "allow-http", "accept http:// webhook URLs (development)")
 	fs.Var(&funcValue{parse: func(s string) (err error) {
@@ -156,7 +156,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 func (c *config) check() error {
 	switch {
 	case c.node != "" && !nodeName.MatchString(c.node):
-		return fmt.Errorf("--node %q: must be 1 to 128 letters, digits and . _ : -", c.node)
+		return fmt.Errorf("--node %q: must be 1 to 128 letters, digits and . _ : -, beginning with a letter or digit", c.node)
 	case !platformName.MatchString(c.platform):
 		return fmt.Errorf("--platform %q: must be 1 to 64 letters, digits and -", c.platform)
 	case c.deliveryTimeout <= 0:

@@ -3,6 +3,9 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,6 +21,7 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 		want string
 	}{
 		{[]string{"--node", "a node"}, nil, `--node "a node": must be 1 to 128 letters, digits and . _ : -`},
+		{[]string{"--node", ".."}, nil, `--node "..": must be`},
 		{nil, map[string]string{"PATHHOOK_NODE": strings.Repeat("n", 129)}, "--node"},
 		{[]string{"--platform", "Falkor Labs"}, nil, `--platform "Falkor Labs"`},
 		{[]string{"--workers", "0"}, nil, "--workers: must be at least 1"},
@@ -40,6 +44,10 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 // cache directory under its name. Not parallel: it sets the environment.
 func TestJournalDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/var/cache/u")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.DiscardHandler)
 	pg := "postgres://pathhook@db/pathhook"
 	for _, tc := range []struct {
@@ -48,11 +56,21 @@ func TestJournalDir(t *testing.T) {
 	}{
 		{config{db: "/srv/pathhook.db"}, "/srv/pathhook.db-results"},
 		{config{db: "/srv/pathhook.db", resultsDir: "/srv/results"}, "/srv/results"},
-		{config{db: pg}, "/var/cache/u/pathhook/results/host-1:8080"},
+		{config{db: pg}, filepath.Join(cache, "pathhook", "results", "host-1:8080")},
 		{config{db: pg, resultsDir: "/srv/results"}, "/srv/results"},
 	} {
 		if got := journalDir(&tc.c, "host-1:8080", log); got != tc.want {
 			t.Errorf("journalDir(%+v) = %q, want %q", tc.c, got, tc.want)
 		}
+	}
+}
+
+// TestDefaultNode: a node is its host and listen port, in characters that
+// --node accepts.
+func TestDefaultNode(t *testing.T) {
+	t.Parallel()
+	got := defaultNode(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080})
+	if !strings.HasSuffix(got, ":8080") || !nodeName.MatchString(got) {
+		t.Errorf("defaultNode = %q, want the host name and :8080, a valid --node", got)
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,7 +62,8 @@ func TestRestartedNodeTakesBackItsWork(t *testing.T) {
 	s := &server{URL: first.url, Key: key}
 	var p pathwayJSON
 	s.call(t, "POST", "/v1/pathways", map[string]any{"name": "Node"}, 201, &p)
-	s.setUp(t, hookOf(t, p, "enrolments").ID, "http://"+receiverAddr+"/hook", secret)
+	hook := hookOf(t, p, "enrolments")
+	s.setUp(t, hook.ID, "http://"+receiverAddr+"/hook", secret)
 	for i := range learners {
 		s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": fmt.Sprintf("u-%d", i)}}, 201, nil)
 	}
@@ -97,32 +100,58 @@ func TestRestartedNodeTakesBackItsWork(t *testing.T) {
 	if len(seen) != learners {
 		t.Fatalf("received %d distinct events, want %d", len(seen), learners)
 	}
+	// Once all have succeeded nothing more is sent: each came once.
+	s.URL = again.url
+	if n := waitSucceeded(t, s, hook.ID, learners); n != learners {
+		t.Fatalf("%d deliveries succeeded, want %d", n, learners)
+	}
+	if got := len(rc.wait(t, learners)); got != learners {
+		t.Errorf("the receiver got %d requests, want %d", got, learners)
+	}
 	if log := again.log.String(); !strings.Contains(log, "took over deliveries") || !strings.Contains(log, fmt.Sprintf("deliveries=%d", learners)) {
 		t.Errorf("the restarted node's log does not say it took over %d deliveries:\n%s", learners, tail(log, 20))
 	}
 
-	// While it runs, no other process may be node-a.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "PATHHOOK_AS_MAIN=1"), env...)
-	out, err := cmd.Output()
-	if err == nil {
-		t.Fatal("a second process as node-a started")
+	// While it runs, another process as node-a waits for the name (and
+	// after nodeWait gives up), rather than take its deliveries.
+	second := exec.Command(testBinary(t), append([]string{"serve"}, args...)...)
+	second.Env = append(append(os.Environ(), "PATHHOOK_AS_MAIN=1"), env...)
+	stderr, err := second.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var stderr string
-	if ee, ok := err.(*exec.ExitError); ok {
-		stderr = string(ee.Stderr)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, `another process is running as this node on the database: node "node-a"`) {
-		t.Errorf("a second process as node-a: %v, %s; want the error naming the node", err, stderr+string(out))
+	waiting := make(chan string, 1)
+	go func() {
+		var seen []string
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			seen = append(seen, lines.Text())
+			if strings.Contains(lines.Text(), "waiting for this node's name") || strings.Contains(lines.Text(), "pathhook listening") {
+				break
+			}
+		}
+		waiting <- strings.Join(seen, "\n")
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case log := <-waiting:
+		if !strings.Contains(log, "waiting for this node's name") || !strings.Contains(log, `node=node-a`) || strings.Contains(log, "pathhook listening") {
+			t.Errorf("a second process as node-a did not wait for the name:\n%s", log)
+		}
+	case <-time.After(time.Minute):
+		t.Error("a second process as node-a said nothing for a minute")
 	}
+	_ = second.Process.Kill()
+	_ = second.Wait()
 	again.stop(t, 30*time.Second)
 }
 
 // TestPostgresNodeKeepsResultsAcrossSIGKILL is TestResultsKeptAcrossSIGKILL
-// for a PostgreSQL node with --results-dir: the test holds the webhook's
-// row, which recording a result locks first, from the moment the receiver
+// for a PostgreSQL node with --results-dir: the test holds the delivery's
+// row, which recording its result must lock, from the moment the receiver
 // is asked; the node is killed with the result in its journal, and the
 // node started again under its name records it instead of sending the
 // delivery again.
@@ -163,8 +192,8 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 		mu.Unlock()
 		if first {
 			// From now on the node cannot record the result.
-			if _, err := lock.ExecContext(r.Context(), "SELECT id FROM webhooks WHERE id = $1 FOR UPDATE", hook.ID); err != nil {
-				t.Errorf("locking the webhook: %v", err)
+			if _, err := lock.ExecContext(r.Context(), "SELECT id FROM deliveries WHERE webhook_id = $1 FOR UPDATE", hook.ID); err != nil {
+				t.Errorf("locking the delivery: %v", err)
 			}
 		}
 	}))
@@ -194,10 +223,38 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 			t.Fatal("the result never reached the journal")
 		}
 	}
+	// The node sends a transaction's statements and COMMIT together, so
+	// its backend would commit the result after the node's death once the
+	// lock is gone: end that backend too, as if the node's machine had
+	// died with it.
+	var me int
+	if err := lock.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&me); err != nil {
+		t.Fatal(err)
+	}
+	blocked := func() int {
+		var n int
+		if err := admin.QueryRowContext(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", me).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); blocked() == 0; sleepBriefly() {
+		if time.Now().After(deadline) {
+			t.Fatal("the node's write of the result never waited for the test's lock")
+		}
+	}
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-first.exited
+	if _, err := admin.ExecContext(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", me); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); blocked() > 0; sleepBriefly() {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node's backend is still waiting")
+		}
+	}
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +276,23 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 	if requests != 1 {
 		t.Errorf("the receiver got %d requests, want 1: the delivery was sent again", requests)
 	}
+	if log := again.log.String(); !strings.Contains(log, "restored=1") {
+		t.Errorf("the restarted node's log does not say it restored the result:\n%s", tail(log, 20))
+	}
 	again.stop(t, 30*time.Second)
+}
+
+// waitSucceeded polls until want of a webhook's deliveries have succeeded,
+// or 30 s have passed, and returns how many have.
+func waitSucceeded(t *testing.T, s *server, hookID string, want int) int {
+	t.Helper()
+	var list struct {
+		Data []deliveryJSON `json:"data"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; sleepBriefly() {
+		s.call(t, "GET", "/v1/webhooks/"+hookID+"/deliveries?status=succeeded&limit=100", nil, http.StatusOK, &list)
+		if len(list.Data) >= want || time.Now().After(deadline) {
+			return len(list.Data)
+		}
+	}
 }

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/delivery"
@@ -76,7 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: store, Owner: node, Platform: c.platform, Control: guard.Control,
 		Schedule: c.retrySchedule, Timeout: c.deliveryTimeout, Workers: c.workers, PerWebhook: c.perWebhook,
 		Lease: c.deliveryTimeout + leaseMargin, AutoDisableAfter: c.autoDisableAfter, Retention: c.retention,
-		Journal: journalDir(c, node, log), Logger: log, Observer: stats,
+		Journal: journalDir(c, node, log), TakeBack: isPostgres(c.db), Logger: log, Observer: stats,
 	})
 	svc := pathhook.NewService(pathhook.Config{
 		Store: store, Dispatcher: engine, Lease: engine.LeaseOwner(),
@@ -106,14 +108,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if isPostgres(c.db) {
 		// Other nodes announce work they release; wake the engine for it.
 		wg.Go(func() { _ = postgres.Listen(engineCtx, c.db, engine.Poke) })
-		// What a predecessor of this name held and did not record, the
-		// engine has restored from the journal: the rest goes back to
-		// every node.
-		if n, err := store.ReleaseLeases(ctx, node); err != nil {
-			log.Error("cannot take back the deliveries that a previous process of this node held; they are taken over when their leases run out", "node", node, "err", err)
-		} else if n > 0 {
-			log.Info("took over deliveries that a previous process held", "deliveries", n, "node", node)
-		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -126,6 +120,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err = <-serveErr:
 	case lostErr = <-lost:
 		log.Error("another process took this node's name: stopping", "node", node, "err", lostErr)
+		stopEngine() // at once: the deliveries leased under the name are the other process's now
 	case <-ctx.Done():
 	}
 	if err == nil {
@@ -144,12 +139,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // defaultNode names a node after its host and the port it listens on: a
 // process started again on the same host and port is the same node, and
-// takes back at once the work that its predecessor held.
+// takes back at once the work that its predecessor held. Characters that a
+// --node may not hold become -.
 func defaultNode(addr net.Addr) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "pathhook"
 	}
+	host = strings.Map(func(r rune) rune {
+		if r < 128 && (r == '.' || r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '-'
+	}, host)
 	if a, ok := addr.(*net.TCPAddr); ok {
 		return host + ":" + strconv.Itoa(a.Port)
 	}
@@ -160,15 +162,15 @@ func defaultNode(addr net.Addr) string {
 // the file's lock: alone on it, it takes over the work that a previous
 // process held when it stopped, crashed or was killed, every lease. A
 // PostgreSQL node makes sure that no other process runs as node (see
-// postgres.LockNode, which calls lost if that changes); once its engine
-// has restored its journal, serve releases the leases held under its name.
+// postgres.LockNode, which calls lost if that changes); its engine takes
+// back the leases held under its name (delivery.Config.TakeBack).
 func openServeStore(ctx context.Context, c *config, node string, log *slog.Logger, lost func(error)) (*sqlstore.DB, func(), error) {
 	store, err := openStore(ctx, c.db, c.secretKey, true, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	if isPostgres(c.db) {
-		lock, err := postgres.LockNode(ctx, c.db, node, lost)
+		lock, err := lockNode(ctx, c.db, node, log, lost)
 		if err != nil {
 			store.Close()
 			return nil, nil, err
@@ -190,6 +192,35 @@ func openServeStore(ctx context.Context, c *config, node string, log *slog.Logge
 		log.Info("took over deliveries that a previous process held", "deliveries", n, "node", node)
 	}
 	return store, release, nil
+}
+
+// nodeWait is how long a starting PostgreSQL node waits for its name while
+// another process holds it: longer than PostgreSQL takes to notice that a
+// dead node's lock connection is gone (see postgres.LockNode).
+const nodeWait = 40 * time.Second
+
+// lockNode takes the node's name on the database, waiting up to nodeWait
+// for it.
+func lockNode(ctx context.Context, db, node string, log *slog.Logger, lost func(error)) (*postgres.NodeLock, error) {
+	deadline := time.Now().Add(nodeWait)
+	for tries := 0; ; tries++ {
+		lock, err := postgres.LockNode(ctx, db, node, lost)
+		if !errors.Is(err, postgres.ErrNodeRunning) {
+			return lock, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w; give each node its own --node", err)
+		}
+		if tries == 0 {
+			log.Warn("waiting for this node's name: another process holds it, a previous one whose end PostgreSQL has not yet noticed or another node given the same --node",
+				"node", node, "wait", nodeWait, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // journalDir is where the engine keeps results until they are recorded:
