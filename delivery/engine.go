@@ -84,8 +84,9 @@ type Config struct {
 	// then does not send the delivery again, since Run restores the
 	// results the store lacks before it claims anything (see
 	// Store.Restore), for deliveries leased to Owner or to no node. One
-	// engine at a time may use it (Run fails to open it otherwise, and
-	// runs without), and no other running node may have its Owner name.
+	// engine at a time may use it (Run returns ErrJournalInUse otherwise;
+	// a journal it cannot open for another reason, it logs and runs
+	// without), and no other running node may have its Owner name.
 	Journal string
 	// TakeBack has Run release the leases held under Owner, once it has
 	// restored the journal and before it claims anything: what a previous
@@ -209,6 +210,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	attempts := context.WithoutCancel(ctx)
 	if e.c.Journal != "" {
 		j, results, err := openJournal(e.c.Journal, e.c.Logger)
+		if errors.Is(err, ErrJournalInUse) {
+			// Two nodes given one directory would restore each other's
+			// results: refuse, as for any setting that cannot work.
+			return err
+		}
 		if err != nil {
 			e.c.Logger.Error("delivery: running without a journal; a crash sends the deliveries whose results are not yet recorded again", "err", err)
 		} else {

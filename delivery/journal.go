@@ -122,6 +122,10 @@ func openJournal(dir string, log *slog.Logger) (*journal, []pathhook.Result, err
 	return j, results, nil
 }
 
+// ErrJournalInUse is Run's error when another process uses the journal's
+// directory.
+var ErrJournalInUse = errors.New("delivery journal: another process uses the directory")
+
 // lockJournal takes the lock of the journal in dir, which the process holds
 // until it closes the file or ends, even by SIGKILL.
 func lockJournal(dir string) (*os.File, error) {
@@ -132,7 +136,7 @@ func lockJournal(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("delivery journal: another process uses %s; give each node a directory of its own", dir)
+			return nil, fmt.Errorf("%w: %s; give each node a directory of its own", ErrJournalInUse, dir)
 		}
 		return nil, fmt.Errorf("delivery journal: lock %s: %w", dir, err)
 	}

@@ -277,6 +277,7 @@ func TestJournalKeptWhenTheRestoreFails(t *testing.T) {
 	if j.add(&r) == nil {
 		t.Fatal("journal add failed")
 	}
+	j.die()
 	failing := true
 	h.store.recordErr = func([]pathhook.Result) error {
 		if failing {
@@ -392,8 +393,12 @@ func TestJournalHasOneUserAtATime(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "results")
 	j, _ := openTestJournal(t, dir)
-	if _, _, err := openJournal(dir, testLogger(t)); err == nil || !strings.Contains(err.Error(), "another process uses "+dir) {
-		t.Fatalf("a second user of the journal: %v, want the error naming the directory", err)
+	if _, _, err := openJournal(dir, testLogger(t)); !errors.Is(err, ErrJournalInUse) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("a second user of the journal: %v, want ErrJournalInUse naming the directory", err)
+	}
+	h := setup(t, func(c *Config) { c.Journal = dir })
+	if err := h.engine.Run(context.Background()); !errors.Is(err, ErrJournalInUse) {
+		t.Errorf("an engine on a journal in use: Run = %v, want ErrJournalInUse", err)
 	}
 	j.close()
 	j2, _ := openTestJournal(t, dir)

@@ -296,3 +296,21 @@ func waitSucceeded(t *testing.T, s *server, hookID string, want int) int {
 		}
 	}
 }
+
+// TestNodesRefuseASharedResultsDir: a second node given a results
+// directory that a running node uses does not start.
+func TestNodesRefuseASharedResultsDir(t *testing.T) {
+	t.Parallel()
+	db := freshPostgres(t)
+	dir := filepath.Join(t.TempDir(), "results")
+	env := []string{"PATHHOOK_SECRET_KEY=" + newSecretKey(), "PATHHOOK_ADMIN_KEY=shared-admin-key-0123456789abcdefgh"}
+	args := []string{"--db", db, "--addr", "127.0.0.1:0", "--results-dir", dir}
+	first := startNode(t, "first", env, append(args, "--node", "first")...)
+	cmd := exec.Command(testBinary(t), append([]string{"serve"}, append(args, "--node", "second")...)...)
+	cmd.Env = append(append(os.Environ(), "PATHHOOK_AS_MAIN=1"), env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another process uses the directory: "+dir) {
+		t.Errorf("a second node on %s: %v\n%s\nwant it refused, naming the directory", dir, err, out)
+	}
+	first.stop(t, 30*time.Second)
+}

@@ -91,12 +91,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := &http.Server{Handler: newHandler(c, svc, store, stats, log), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
 	var wg sync.WaitGroup
 	engineDone := make(chan struct{})
+	var engineErr error
 	wg.Go(func() {
 		defer close(engineDone)
-		if err := engine.Run(engineCtx); err != nil {
-			log.Error("delivery engine stopped", "err", err)
+		if engineErr = engine.Run(engineCtx); engineErr != nil {
+			log.Error("delivery engine stopped", "err", engineErr)
 		}
 	})
 	// Requests wait for the results of a crashed predecessor to be
@@ -104,6 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	select {
 	case <-engine.Started():
 	case <-engineDone:
+		return engineErr // it could not start
 	}
 	if isPostgres(c.db) {
 		// Other nodes announce work they release; wake the engine for it.
