@@ -116,7 +116,19 @@ func (p *pipe) commit(ctx context.Context) error {
 	if !p.sent && len(p.queued) == 1 {
 		return nil // nothing but BEGIN: nothing to commit
 	}
-	_, err := p.Exec(ctx, "COMMIT", nil)
+	br, err := p.send(ctx, "COMMIT", nil)
+	if err != nil {
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	// COMMIT of a transaction that a failed statement ended answers
+	// ROLLBACK, and no error: the failure was reported to the statement.
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed", tag)
+	}
 	return err
 }
 

@@ -82,6 +82,27 @@ func TestPipelinedWrites(t *testing.T) {
 			t.Fatalf("transaction %d with a delivery to a missing webhook: %v, want the database's error", i, err)
 		}
 	}
+	// A closure that carries on after a failed write, as a group of
+	// closures sharing a transaction could, cannot commit what went
+	// before: COMMIT answers ROLLBACK.
+	before, _ := event("wh_1")
+	ev, ds := event("wh_missing")
+	err = db.Update(ctx, func(tx pathhook.Tx) error {
+		if err := tx.CreateEvent(ctx, before, nil); err != nil {
+			return err
+		}
+		if err := tx.CreateEvent(ctx, ev, ds); err != nil {
+			return err
+		}
+		_, err := tx.Pathway(ctx, "org_1", "pw_1") // sends the failed write
+		if err == nil {
+			t.Error("the read that sent a failing write succeeded")
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Errorf("a transaction whose closure ignored a failed write: %v, want it rolled back", err)
+	}
 	if n := count("SELECT COUNT(*) FROM events"); n != 2*postgres.MaxConns {
 		t.Errorf("events: %d, want %d", n, 2*postgres.MaxConns)
 	}

@@ -23,7 +23,15 @@ type Options struct {
 	// requests need them (see warm). A server wants it; a test that opens
 	// many stores side by side does not.
 	Warm bool
+	// NoGroupCommit gives each Update its own transaction instead of
+	// sharing one commit between concurrent Updates.
+	NoGroupCommit bool
 }
+
+// groups is how many group commits a node runs at once. Each group's
+// statements wait on one another's round trips; four keep the two cores of
+// the development machine busy (docs/performance.md).
+const groups = 4
 
 // Open connects to the PostgreSQL database at url (postgres://...), brings
 // its schema up to date, and returns it as a store. box seals webhook
@@ -45,7 +53,7 @@ func OpenOptions(ctx context.Context, url string, box pathhook.Sealer, o Options
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box})
+	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box, GroupCommit: !o.NoGroupCommit, Groups: groups})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -78,6 +78,19 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+func TestStoreWithoutGroupCommit(t *testing.T) {
+	t.Parallel()
+	testURL(t)
+	storetest.Run(t, func(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
+		db, err := postgres.OpenOptions(context.Background(), freshSchema(t), box, postgres.Options{NoGroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
 // TestOpenConcurrently starts two nodes on an empty schema at once: both
 // migrate, one after the other, and the second finds nothing to do.
 func TestOpenConcurrently(t *testing.T) {

@@ -20,7 +20,8 @@ var errClosed = pathhook.Errorf(pathhook.EUNAVAILABLE, "the store is closed")
 // each in its own savepoint, so that they share one commit. A closure that
 // fails rolls back to its savepoint and fails alone. If the shared
 // transaction itself fails, every closure of the group runs again in a
-// transaction of its own, which the Store contract allows.
+// transaction of its own, which the Store contract allows. Through a
+// Pipeliner a group runs without savepoints (see run).
 type committer struct {
 	db       *DB
 	requests chan *request
@@ -35,10 +36,14 @@ type request struct {
 	done chan error
 }
 
-func newCommitter(db *DB) *committer {
+// newCommitter starts a committer that commits up to groups groups at once,
+// each in a transaction of its own.
+func newCommitter(db *DB, groups int) *committer {
 	c := &committer{db: db, requests: make(chan *request, maxGroup), quit: make(chan struct{})}
-	c.wg.Add(1)
-	go c.loop()
+	for range max(1, groups) {
+		c.wg.Add(1)
+		go c.loop()
+	}
 	return c
 }
 
@@ -124,9 +129,12 @@ func (c *committer) run(group []*request) {
 		return
 	}
 	// On SQLite the closures run without savepoints, unless one fails
-	// after it wrote: then the group runs again with them.
-	errs, err := c.together(group, !c.db.direct)
-	if errors.Is(err, errUndo) {
+	// after it wrote: then the group runs again with them. Through a
+	// Pipeline they run without: a statement that fails there ends the
+	// whole transaction, and then each closure runs alone.
+	_, pipelined := c.db.dialect.(Pipeliner)
+	errs, err := c.together(group, !c.db.direct && !pipelined)
+	if errors.Is(err, errUndo) && !pipelined {
 		errs, err = c.together(group, true)
 	}
 	for i, r := range group {
@@ -141,6 +149,10 @@ func (c *committer) run(group []*request) {
 // errUndo ends a group transaction run without savepoints when a closure
 // fails after it changed the database: only a rollback undoes the change.
 var errUndo = errors.New("sqlstore: a closure failed after it wrote")
+
+// errLaterFailed ends a group transaction on a Pipe in which a queued
+// write failed.
+var errLaterFailed = errors.New("sqlstore: a queued write failed")
 
 // together runs the group in one transaction, each closure in a savepoint
 // if guarded. It returns each closure's own error, or an error of the
@@ -169,7 +181,13 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 				continue
 			}
 			t.wrote = false
-			if errs[i] = r.fn(t); errs[i] != nil {
+			errs[i] = r.fn(t)
+			if t.laterFailed {
+				// A write queued by this closure or an earlier one
+				// failed: which closure's, the error may not tell.
+				return errLaterFailed
+			}
+			if errs[i] != nil {
 				if !isDomain(errs[i]) {
 					return errs[i]
 				}
@@ -179,6 +197,12 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 			}
 		}
 		return nil
+	}
+	if p, ok := c.db.dialect.(Pipeliner); ok {
+		err := p.Transact(ctx, c.db.write, func(pipe Pipe) error {
+			return each(&txn{db: c.db, pipe: pipe, write: true, ctx: ctx})
+		})
+		return errs, err
 	}
 	if c.db.direct {
 		var t *txn

@@ -35,8 +35,12 @@ type Config struct {
 	// GroupCommit runs the closures of concurrent Updates in one
 	// transaction, each in its own savepoint (with Direct, only when
 	// one fails after it wrote; see group.go), to share one commit.
-	// It suits a database with one writer (SQLite).
+	// It suits a database with one writer (SQLite), and one where a commit
+	// costs more than a statement (PostgreSQL, through a Pipeliner).
 	GroupCommit bool
+	// Groups is how many groups may run at once, each on a connection of
+	// its own (default 1, which a database with one writer needs).
+	Groups int
 	// Direct runs the transactions on the drivers of the pools'
 	// connections, below database/sql, with every query prepared once per
 	// connection (see direct.go), and serves the write transactions' reads
@@ -85,7 +89,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 		return nil, err
 	}
 	if c.GroupCommit {
-		db.group = newCommitter(db)
+		db.group = newCommitter(db, c.Groups)
 	}
 	if c.Background != nil {
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -25,8 +25,12 @@ type txn struct {
 	// ctx, when set, replaces the callers' contexts: in a group commit one
 	// caller's cancellation must not interrupt a transaction it shares.
 	ctx context.Context
-	// wrote is set by direct statements that changed rows, or may have.
+	// wrote is set by direct statements that changed rows, or may have,
+	// and by every write that a Pipe runs or queues.
 	wrote bool
+	// laterFailed is set when a statement that execLater queued on a Pipe
+	// has failed, whichever statement's round trip reported it.
+	laterFailed bool
 	// fills are the reads that the cache keeps if the transaction commits.
 	fills []cacheFill
 	// versionChecked is set once the cache has been checked against
@@ -59,6 +63,7 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	t.forgetRead(q)
 	if t.pipe != nil {
+		t.pipeRuns(q)
 		n, err := t.pipe.Exec(ctx, q, args)
 		return affected(n), err
 	}
@@ -78,7 +83,14 @@ func (t *txn) execLater(ctx context.Context, onErr func(error) error, query stri
 	}
 	q := t.db.rebound(query)
 	t.forgetRead(q)
-	t.pipe.Later(q, args, onErr)
+	t.pipeRuns(q)
+	t.pipe.Later(q, args, func(err error) error {
+		t.laterFailed = true
+		if onErr == nil {
+			return err
+		}
+		return onErr(err)
+	})
 	return nil
 }
 
@@ -104,6 +116,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (Rows, error
 	}
 	t.forgetRead(q)
 	if t.pipe != nil {
+		t.pipeRuns(q)
 		return t.pipe.Query(ctx, q, args)
 	}
 	return t.tx.QueryContext(ctx, q, args...)
@@ -123,10 +136,17 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 	}
 	t.forgetRead(q)
 	if t.pipe != nil {
+		t.pipeRuns(q)
 		rs, err := t.pipe.Query(ctx, q, args)
 		return oneRow{rows: rs, err: err}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// pipeRuns notes a statement about to run on a Pipe: one that may write
+// sets wrote, since a Pipe does not say what changed.
+func (t *txn) pipeRuns(query string) {
+	t.wrote = t.wrote || !isSelect(query)
 }
 
 // forgetRead empties webhooksRead before a statement that may change what

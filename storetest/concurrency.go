@@ -39,3 +39,49 @@ func testConcurrentUpdates(t *testing.T, h *harness) {
 	eq(t, "events", h.count(t, "SELECT COUNT(*) FROM events"), learners)
 	eq(t, "deliveries", len(h.deliveries(t, w.ID)), learners)
 }
+
+// testConcurrentUpdatesThatFail runs concurrent Updates, which a store
+// may group into shared transactions, where some closures fail with a
+// domain error after they wrote and some before: each failed closure
+// leaves nothing, and every other one commits.
+func testConcurrentUpdatesThatFail(t *testing.T, h *harness) {
+	now := h.clock.Now()
+	const rounds, callers = 5, 40
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make([]error, callers)
+		for i := range callers {
+			wg.Go(func() {
+				id := fmt.Sprintf("pw_%d_%02d", round, i)
+				errs[i] = h.db.Update(h.ctx, func(tx pathhook.Tx) error {
+					if i%5 == 1 {
+						return pathhook.Errorf(pathhook.EINVALID, "refused before writing")
+					}
+					p := &pathhook.Pathway{ID: id, OrgID: h.org, Name: id, CreatedAt: now, UpdatedAt: now}
+					if err := tx.CreatePathway(h.ctx, p); err != nil {
+						return err
+					}
+					if i%3 == 0 {
+						return pathhook.Errorf(pathhook.EINVALID, "refused after writing")
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i := range callers {
+			id := fmt.Sprintf("pw_%d_%02d", round, i)
+			fails := i%5 == 1 || i%3 == 0
+			if code := pathhook.ErrorCode(errs[i]); fails && code != pathhook.EINVALID || !fails && errs[i] != nil {
+				t.Fatalf("Update %s = %v", id, errs[i])
+			}
+			err := h.db.View(h.ctx, func(tx pathhook.Tx) error {
+				_, err := tx.Pathway(h.ctx, h.org, id)
+				return err
+			})
+			if fails && pathhook.ErrorCode(err) != pathhook.ENOTFOUND || !fails && err != nil {
+				t.Fatalf("pathway %s after its Update: %v", id, err)
+			}
+		}
+	}
+}

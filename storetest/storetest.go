@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Rolled back update", testRollback},
 		{"Reads in a write transaction", testWriteReads},
 		{"Concurrent updates", testConcurrentUpdates},
+		{"Concurrent updates that fail", testConcurrentUpdatesThatFail},
 		{"Migrations are idempotent", testMigrateTwice},
 		{"Claim", testClaim},
 		{"Concurrent claimers", testConcurrentClaims},
