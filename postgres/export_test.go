@@ -11,3 +11,6 @@ func SetNodeCheck(d time.Duration) { nodeCheck = d }
 
 // Check makes l check its connection now, and returns once it has begun.
 func (l *NodeLock) Check() { l.check <- struct{}{} }
+
+// Groups is groups, for the tests of package postgres_test.
+const Groups = groups

@@ -3,11 +3,14 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/sqlstore"
 )
 
@@ -117,19 +120,33 @@ func (p *pipe) commit(ctx context.Context) error {
 		return nil // nothing but BEGIN: nothing to commit
 	}
 	br, err := p.send(ctx, "COMMIT", nil)
-	if err != nil {
-		return err
+	if err == nil {
+		var tag pgconn.CommandTag
+		tag, err = br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		// COMMIT of a transaction that a failed statement ended answers
+		// ROLLBACK, and no error: the failure was reported to the
+		// statement.
+		if err == nil && tag.String() != "COMMIT" {
+			return fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed", tag)
+		}
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	// COMMIT of a transaction that a failed statement ended answers
-	// ROLLBACK, and no error: the failure was reported to the statement.
-	if err == nil && tag.String() != "COMMIT" {
-		err = fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed", tag)
+	if err != nil && !answered(err) && !pgconn.SafeToRetry(err) {
+		// The connection failed with COMMIT on its way or sent.
+		return fmt.Errorf("postgres: %w: %w", sqlstore.ErrCommitUnknown, err)
 	}
 	return err
+}
+
+// answered reports whether err is the database's answer (or the domain
+// error that a queued statement's onErr made of it): the transaction did
+// not commit.
+func answered(err error) bool {
+	var pgErr *pgconn.PgError
+	var domain *pathhook.Error
+	return errors.As(err, &pgErr) || errors.As(err, &domain)
 }
 
 // rollback ends a transaction that failed; if it cannot, it closes the

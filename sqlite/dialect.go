@@ -89,4 +89,6 @@ func (dialect) WriteInWith() bool { return false }
 // NewWork has no statement: SQLite has no notifications, and one process
 // owns the database file, so its engine learns of new work through Offer
 // and its own polling.
+func (dialect) GroupSetup() string { return "" }
+
 func (dialect) NewWork() (string, []any) { return "", nil }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type Dialect interface {
 	// clause (PostgreSQL), so that one statement writes two tables: one
 	// round trip instead of two where statements cost one each.
 	WriteInWith() bool
+	// GroupSetup returns a statement that begins a group commit's
+	// transaction through a Pipeliner, or "".
+	GroupSetup() string
 	// NewWork returns the statement that a transaction runs when it makes
 	// deliveries claimable by any node, so that idle nodes are woken when
 	// it commits; "" if there is none.
@@ -57,6 +61,11 @@ type Dialect interface {
 // mode). Its write transactions cost fewer round trips: BEGIN goes out with
 // the first statement, and the writes that a transaction does not wait for
 // (Pipe.Later) with the statement after them or with COMMIT.
+// ErrCommitUnknown is wrapped by the error of a Pipeliner's Transact when
+// COMMIT may have reached the database and no answer came back: the
+// transaction may have committed or not.
+var ErrCommitUnknown = errors.New("the database did not answer whether the transaction committed")
+
 type Pipeliner interface {
 	// Transact runs fn in a write transaction on a connection of pool, and
 	// commits it unless fn fails.

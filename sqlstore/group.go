@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/pathhook/pathhook"
@@ -16,12 +17,20 @@ const maxGroup = 128
 // errClosed answers Updates that arrive after Close.
 var errClosed = pathhook.Errorf(pathhook.EUNAVAILABLE, "the store is closed")
 
-// committer runs the closures of concurrent Updates in one transaction,
-// each in its own savepoint, so that they share one commit. A closure that
-// fails rolls back to its savepoint and fails alone. If the shared
-// transaction itself fails, every closure of the group runs again in a
-// transaction of its own, which the Store contract allows. Through a
-// Pipeliner a group runs without savepoints (see run).
+// committer runs the closures of concurrent Updates in one transaction, so
+// that they share one commit, and answers each with its own outcome.
+//
+// A closure that fails having changed nothing needs nothing undone. One
+// that fails after it wrote is undone: on SQLite the group runs again with
+// a savepoint around each closure, which then rolls back to its savepoint
+// and fails alone; through a Pipeliner (PostgreSQL, where a failed
+// statement ends the whole transaction) the closures run alone. A write
+// queued on a Pipe that fails, whichever closure's statement reports it,
+// makes its own closure run alone and the others together again. If the
+// shared transaction fails otherwise, every closure runs alone, which the
+// Store contract allows; if COMMIT went out and no answer came back, every
+// closure is told so, since running it again could do twice what was
+// done.
 type committer struct {
 	db       *DB
 	requests chan *request
@@ -131,18 +140,32 @@ func (c *committer) run(group []*request) {
 	// On SQLite the closures run without savepoints, unless one fails
 	// after it wrote: then the group runs again with them. Through a
 	// Pipeline they run without: a statement that fails there ends the
-	// whole transaction, and then each closure runs alone.
+	// whole transaction.
 	_, pipelined := c.db.dialect.(Pipeliner)
-	errs, err := c.together(group, !c.db.direct && !pipelined)
+	errs, culprit, err := c.together(group, !c.db.direct && !pipelined)
 	if errors.Is(err, errUndo) && !pipelined {
-		errs, err = c.together(group, true)
+		errs, culprit, err = c.together(group, true)
 	}
-	for i, r := range group {
-		if err != nil {
-			// The shared transaction failed: nothing of it committed.
-			errs[i] = c.alone(r)
+	switch {
+	case err == nil:
+		for i, r := range group {
+			r.done <- errs[i]
 		}
-		r.done <- errs[i]
+	case errors.Is(err, ErrCommitUnknown):
+		// Running the closures again could do twice what was done.
+		for _, r := range group {
+			r.done <- pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer whether the change was saved; look before trying again")
+		}
+	case culprit >= 0:
+		// The write that failed was that closure's: it runs alone, the
+		// others together again.
+		group[culprit].done <- c.alone(group[culprit])
+		c.run(slices.Delete(slices.Clone(group), culprit, culprit+1))
+	default:
+		// Nothing of the shared transaction committed.
+		for _, r := range group {
+			r.done <- c.alone(r)
+		}
 	}
 }
 
@@ -156,7 +179,9 @@ var errLaterFailed = errors.New("sqlstore: a queued write failed")
 
 // together runs the group in one transaction, each closure in a savepoint
 // if guarded. It returns each closure's own error, or an error of the
-// transaction, in which case none committed.
+// transaction, in which case none committed (unless it wraps
+// ErrCommitUnknown) and culprit is the index of the closure whose queued
+// write failed, if one did (else -1).
 //
 // Unguarded, a closure that fails with a domain error having changed
 // nothing (a read that found nothing, an insert that met a conflict and
@@ -164,8 +189,8 @@ var errLaterFailed = errors.New("sqlstore: a queued write failed")
 // copy of every page the closure touches; one that changed rows ends the
 // transaction with errUndo. Only direct writes know what a closure
 // changed. SQLite undoes a failed statement by itself.
-func (c *committer) together(group []*request, guarded bool) ([]error, error) {
-	errs := make([]error, len(group))
+func (c *committer) together(group []*request, guarded bool) (errs []error, culprit int, err error) {
+	errs = make([]error, len(group))
 	// The transaction outlives any one caller; a caller's cancellation
 	// must not interrupt statements of the others.
 	ctx := context.Background()
@@ -180,11 +205,11 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 				}
 				continue
 			}
-			t.wrote = false
+			t.wrote, t.closure = false, i
 			errs[i] = r.fn(t)
 			if t.laterFailed {
 				// A write queued by this closure or an earlier one
-				// failed: which closure's, the error may not tell.
+				// failed: the error may not tell which.
 				return errLaterFailed
 			}
 			if errs[i] != nil {
@@ -199,10 +224,22 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 		return nil
 	}
 	if p, ok := c.db.dialect.(Pipeliner); ok {
+		t := &txn{db: c.db, write: true, ctx: ctx}
 		err := p.Transact(ctx, c.db.write, func(pipe Pipe) error {
-			return each(&txn{db: c.db, pipe: pipe, write: true, ctx: ctx})
+			t.pipe = pipe
+			// The dialect's setup (on PostgreSQL, a short lock timeout)
+			// goes out with the first statement.
+			if q := c.db.dialect.GroupSetup(); q != "" {
+				if err := t.execLater(ctx, nil, q); err != nil {
+					return err
+				}
+			}
+			return each(t)
 		})
-		return errs, err
+		if !t.laterFailed {
+			return errs, -1, err
+		}
+		return errs, t.culprit, err
 	}
 	if c.db.direct {
 		var t *txn
@@ -213,20 +250,20 @@ func (c *committer) together(group []*request, guarded bool) ([]error, error) {
 		if err == nil {
 			c.db.afterCommit(t)
 		}
-		return errs, err
+		return errs, -1, err
 	}
 	tx, err := c.db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return errs, err
+		return errs, -1, err
 	}
 	if err := each(&txn{db: c.db, tx: tx, write: true, ctx: ctx}); err != nil {
 		_ = tx.Rollback()
-		return errs, err
+		return errs, -1, err
 	}
 	if err := tx.Commit(); err != nil {
-		return errs, fmt.Errorf("sqlstore: commit: %w", err)
+		return errs, -1, fmt.Errorf("sqlstore: commit: %w", err)
 	}
-	return errs, nil
+	return errs, -1, nil
 }
 
 // inSavepoint runs r's closure in a savepoint of t and sets *rerr to its

@@ -33,10 +33,10 @@ type Config struct {
 	// Sealer seals webhook secrets at rest; nil stores them in plain.
 	Sealer pathhook.Sealer
 	// GroupCommit runs the closures of concurrent Updates in one
-	// transaction, each in its own savepoint (with Direct, only when
-	// one fails after it wrote; see group.go), to share one commit.
-	// It suits a database with one writer (SQLite), and one where a commit
-	// costs more than a statement (PostgreSQL, through a Pipeliner).
+	// transaction, to share one commit (see group.go for how a closure
+	// that fails is kept from the others). It suits a database with one
+	// writer (SQLite), and one where a commit costs more than a statement
+	// (PostgreSQL, through a Pipeliner).
 	GroupCommit bool
 	// Groups is how many groups may run at once, each on a connection of
 	// its own (default 1, which a database with one writer needs).

@@ -28,9 +28,12 @@ type txn struct {
 	// wrote is set by direct statements that changed rows, or may have,
 	// and by every write that a Pipe runs or queues.
 	wrote bool
-	// laterFailed is set when a statement that execLater queued on a Pipe
-	// has failed, whichever statement's round trip reported it.
-	laterFailed bool
+	// closure is the index in its group of the closure running, in a
+	// group commit. When a statement queued on a Pipe fails, whichever
+	// statement's round trip reports it, laterFailed is set, and culprit
+	// to the index of the closure that queued it.
+	closure, culprit int
+	laterFailed      bool
 	// fills are the reads that the cache keeps if the transaction commits.
 	fills []cacheFill
 	// versionChecked is set once the cache has been checked against
@@ -63,8 +66,10 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	t.forgetRead(q)
 	if t.pipe != nil {
-		t.pipeRuns(q)
 		n, err := t.pipe.Exec(ctx, q, args)
+		if err != nil || n != 0 {
+			t.wrote = true
+		}
 		return affected(n), err
 	}
 	return t.tx.ExecContext(ctx, q, args...)
@@ -84,8 +89,9 @@ func (t *txn) execLater(ctx context.Context, onErr func(error) error, query stri
 	q := t.db.rebound(query)
 	t.forgetRead(q)
 	t.pipeRuns(q)
+	queuedBy := t.closure
 	t.pipe.Later(q, args, func(err error) error {
-		t.laterFailed = true
+		t.laterFailed, t.culprit = true, queuedBy
 		if onErr == nil {
 			return err
 		}
