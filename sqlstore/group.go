@@ -35,6 +35,7 @@ type committer struct {
 	db       *DB
 	requests chan *request
 	quit     chan struct{}
+	stopped  chan struct{} // closed once every loop has returned
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
@@ -48,7 +49,7 @@ type request struct {
 // newCommitter starts a committer that commits up to groups groups at once,
 // each in a transaction of its own.
 func newCommitter(db *DB, groups int) *committer {
-	c := &committer{db: db, requests: make(chan *request, maxGroup), quit: make(chan struct{})}
+	c := &committer{db: db, requests: make(chan *request, maxGroup), quit: make(chan struct{}), stopped: make(chan struct{})}
 	for range max(1, groups) {
 		c.wg.Add(1)
 		go c.loop()
@@ -57,8 +58,12 @@ func newCommitter(db *DB, groups int) *committer {
 }
 
 func (c *committer) stop() {
-	c.stopOnce.Do(func() { close(c.quit) })
-	c.wg.Wait()
+	c.stopOnce.Do(func() {
+		close(c.quit)
+		c.wg.Wait()
+		close(c.stopped)
+	})
+	<-c.stopped
 }
 
 // update hands fn to the committer and waits for its outcome. Once handed
@@ -72,7 +77,19 @@ func (c *committer) update(ctx context.Context, fn func(pathhook.Tx) error) erro
 	case <-c.quit:
 		return errClosed
 	}
-	return <-r.done
+	select {
+	case err := <-r.done:
+		return err
+	case <-c.stopped:
+		// Handed over as the loops stopped: drained and answered, or
+		// left behind, never to run.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (c *committer) loop() {
