@@ -85,3 +85,40 @@ func testConcurrentUpdatesThatFail(t *testing.T, h *harness) {
 		}
 	}
 }
+
+// testConcurrentCompletions completes every activity of a pathway for a
+// few learners at once, learners in opposite orders, so that calls which a
+// store groups into shared transactions wait for each other's rows (the
+// enrolment each completion locks) in every order: every completion is
+// recorded once, and each learner completes the pathway once.
+func testConcurrentCompletions(t *testing.T, h *harness) {
+	p := h.pathway(t, "C")
+	h.enable(t, p, pathhook.CategoryEnrolments)
+	const learners, activities = 6, 10
+	var acts []string
+	for i := range activities {
+		a := must(h.svc.CreateActivity(h.ctx, h.org, p.ID, pathhook.ActivityInput{Title: fmt.Sprintf("A%d", i), Kind: pathhook.ActivityOnline}))(t)
+		acts = append(acts, a.ID)
+	}
+	for l := range learners {
+		h.enrol(t, p, fmt.Sprintf("c-%d", l))
+	}
+	var wg sync.WaitGroup
+	for i := range activities {
+		for l := range learners {
+			if i%2 == 1 {
+				l = learners - 1 - l
+			}
+			wg.Go(func() {
+				in := pathhook.CompletionInput{ActivityID: acts[i]}
+				if _, err := h.svc.Complete(h.ctx, h.org, p.ID, fmt.Sprintf("c-%d", l), in); err != nil {
+					t.Errorf("complete %s for c-%d: %v", acts[i], l, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	eq(t, "completions", h.count(t, "SELECT COUNT(*) FROM completions"), learners*activities)
+	eq(t, "completed events", h.count(t, "SELECT COUNT(*) FROM events WHERE type = 'enrolment.completed'"), learners)
+	eq(t, "activity events", h.count(t, "SELECT COUNT(*) FROM events WHERE type = 'enrolment.activity_completed'"), learners*activities)
+}

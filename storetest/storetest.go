@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Reads in a write transaction", testWriteReads},
 		{"Concurrent updates", testConcurrentUpdates},
 		{"Concurrent updates that fail", testConcurrentUpdatesThatFail},
+		{"Concurrent completions", testConcurrentCompletions},
 		{"Migrations are idempotent", testMigrateTwice},
 		{"Claim", testClaim},
 		{"Concurrent claimers", testConcurrentClaims},
