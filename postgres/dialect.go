@@ -103,12 +103,12 @@ func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
 // WriteInWith is true: PostgreSQL runs an INSERT in a WITH clause.
 func (dialect) WriteInWith() bool { return true }
 
-// NewWork notifies Channel when the transaction commits; PostgreSQL sends
-// one notification however often a transaction asks.
 // GroupSetup bounds how long a group commit waits for a lock: a group
 // holds up every caller in it, and a cycle of waits between groups would
 // otherwise last until PostgreSQL's deadlock check (a second by default).
 // A group that gives up fails, and its calls run alone, without the bound.
 func (dialect) GroupSetup() string { return "SET LOCAL lock_timeout = '200ms'" }
 
+// NewWork notifies Channel when the transaction commits; PostgreSQL sends
+// one notification however often a transaction asks.
 func (dialect) NewWork() (string, []any) { return "SELECT pg_notify(?, '')", []any{Channel} }

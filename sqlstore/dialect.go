@@ -56,16 +56,16 @@ type Dialect interface {
 	NewWork() (query string, args []any)
 }
 
-// A Pipeliner is a dialect whose driver can send a transaction's
-// statements without waiting for each one's answer (PostgreSQL's pipeline
-// mode). Its write transactions cost fewer round trips: BEGIN goes out with
-// the first statement, and the writes that a transaction does not wait for
-// (Pipe.Later) with the statement after them or with COMMIT.
 // ErrCommitUnknown is wrapped by the error of a Pipeliner's Transact when
 // COMMIT may have reached the database and no answer came back: the
 // transaction may have committed or not.
 var ErrCommitUnknown = errors.New("the database did not answer whether the transaction committed")
 
+// A Pipeliner is a dialect whose driver can send a transaction's
+// statements without waiting for each one's answer (PostgreSQL's pipeline
+// mode). Its write transactions cost fewer round trips: BEGIN goes out with
+// the first statement, and the writes that a transaction does not wait for
+// (Pipe.Later) with the statement after them or with COMMIT.
 type Pipeliner interface {
 	// Transact runs fn in a write transaction on a connection of pool, and
 	// commits it unless fn fails.
