@@ -28,6 +28,7 @@ const migrationLock = 0x70617468686f6f6b // "pathhook"
 const (
 	codeUniqueViolation      = "23505"
 	codeSerializationFailure = "40001"
+	codeLockNotAvailable     = "55P03" // lock_timeout ran out
 	codeDeadlockDetected     = "40P01"
 )
 
@@ -63,7 +64,7 @@ func (dialect) IsUniqueViolation(err error) bool { return pgCode(err) == codeUni
 
 func (dialect) IsRetryable(err error) bool {
 	switch pgCode(err) {
-	case codeSerializationFailure, codeDeadlockDetected:
+	case codeSerializationFailure, codeDeadlockDetected, codeLockNotAvailable:
 		return true
 	}
 	return false
@@ -103,11 +104,15 @@ func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
 // WriteInWith is true: PostgreSQL runs an INSERT in a WITH clause.
 func (dialect) WriteInWith() bool { return true }
 
-// GroupSetup bounds how long a group commit waits for a lock: a group
-// holds up every caller in it, and a cycle of waits between groups would
-// otherwise last until PostgreSQL's deadlock check (a second by default).
-// A group that gives up fails, and its calls run alone, without the bound.
-func (dialect) GroupSetup() string { return "SET LOCAL lock_timeout = '200ms'" }
+// GroupLockTimeout bounds how long a group commit's statements wait for a
+// lock: a group holds up every caller in it, and a cycle of waits between
+// groups would otherwise last until PostgreSQL's deadlock check (a second
+// by default). A group that gives up fails, and its calls run alone,
+// without the bound. COMMIT goes without it: a commit that notifies waits
+// its turn for the database's notification lock.
+func (dialect) GroupLockTimeout() (set, unset string) {
+	return "SET LOCAL lock_timeout = '200ms'", "SET LOCAL lock_timeout = 0"
+}
 
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.

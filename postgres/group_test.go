@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,9 @@ import (
 // TestGroupCommitAnswersEachCall runs calls that share a transaction: one
 // whose queued write fails (an event whose id exists already) gets its
 // own conflict, whether another call's statement or COMMIT reports it,
-// and the other call commits.
+// and the other call commits; of two calls that write one new event, the
+// first commits and the second gets the conflict, as they would one after
+// the other.
 func TestGroupCommitAnswersEachCall(t *testing.T) {
 	t.Parallel()
 	db := open(t, nil)
@@ -57,17 +60,17 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 		return n == 1
 	}
 	// call is one Update that writes an event with a delivery, after
-	// reading the pathway if read, or, if again, an event whose id exists;
+	// reading the pathway if read, its id given, or new if id is "";
 	// tx is the first transaction it ran in.
 	type call struct {
 		ev  *pathhook.Event
 		tx  pathhook.Tx
 		err error
 	}
-	update := func(c *call, again, read bool) {
+	update := func(c *call, id string, read bool) {
 		ev, ds := event("wh_1")
-		if again {
-			ev.ID, ds[0].EventID = taken, taken
+		if id != "" {
+			ev.ID, ds[0].EventID = id, id
 		}
 		c.ev = ev
 		c.err = db.Update(ctx, func(tx pathhook.Tx) error {
@@ -82,13 +85,51 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 			return tx.CreateEvent(ctx, ev, ds)
 		})
 	}
+	conflict := func(c *call, id string) bool {
+		return pathhook.ErrorCode(c.err) == pathhook.ECONFLICT && strings.Contains(c.err.Error(), id)
+	}
 
 	for _, tc := range []struct {
-		name      string
-		failFirst bool // the failing call is the first of the group; else the last
+		name string
+		// run makes the two calls, in this order, with fresh, an event
+		// id that no call has used.
+		first, second func(c *call, fresh string)
+		// check returns what is wrong with the outcome, or "".
+		check func(first, second *call, fresh string) string
 	}{
-		{"failure reported by the next call's read", true},
-		{"failure reported by COMMIT", false},
+		{
+			name:   "an event that exists, reported by the next call's read",
+			first:  func(c *call, _ string) { update(c, taken, false) },
+			second: func(c *call, _ string) { update(c, "", true) },
+			check: func(a, b *call, _ string) string {
+				if !conflict(a, taken) || b.err != nil || !exists(b.ev.ID) {
+					return fmt.Sprintf("first %v, second %v (committed: %v); want a conflict, then the second committed", a.err, b.err, exists(b.ev.ID))
+				}
+				return ""
+			},
+		},
+		{
+			name:   "an event that exists, reported by COMMIT",
+			first:  func(c *call, _ string) { update(c, "", false) },
+			second: func(c *call, _ string) { update(c, taken, false) },
+			check: func(a, b *call, _ string) string {
+				if a.err != nil || !exists(a.ev.ID) || !conflict(b, taken) {
+					return fmt.Sprintf("first %v (committed: %v), second %v; want the first committed, then a conflict", a.err, exists(a.ev.ID), b.err)
+				}
+				return ""
+			},
+		},
+		{
+			name:   "two calls with one new event: the first wins",
+			first:  func(c *call, fresh string) { update(c, fresh, false) },
+			second: func(c *call, fresh string) { update(c, fresh, false) },
+			check: func(a, b *call, fresh string) string {
+				if a.err != nil || !conflict(b, fresh) || !exists(fresh) {
+					return fmt.Sprintf("first %v, second %v; want the first committed and the second's conflict", a.err, b.err)
+				}
+				return ""
+			},
+		},
 	} {
 		grouped := false
 		for try := 0; try < 5 && !grouped; try++ {
@@ -117,31 +158,22 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 				})
 			})
 			<-started
-			var failing, good call
+			fresh, _ := event("wh_1")
+			var a, b call
 			var calls sync.WaitGroup
-			first, second := func() { update(&failing, true, false) }, func() { update(&good, false, true) }
-			if !tc.failFirst {
-				first, second = func() { update(&good, false, false) }, func() { update(&failing, true, false) }
-			}
-			calls.Go(first)
+			calls.Go(func() { tc.first(&a, fresh.ID) })
 			time.Sleep(20 * time.Millisecond) // queued in this order
-			calls.Go(second)
+			calls.Go(func() { tc.second(&b, fresh.ID) })
 			time.Sleep(50 * time.Millisecond)
 			close(last)
 			calls.Wait()
 			close(release)
 			held.Wait()
 
-			if pathhook.ErrorCode(failing.err) != pathhook.ECONFLICT || !strings.Contains(failing.err.Error(), taken) {
-				t.Errorf("%s: the call with an event that exists: %v, want its conflict", tc.name, failing.err)
+			if problem := tc.check(&a, &b, fresh.ID); problem != "" {
+				t.Errorf("%s: %s", tc.name, problem)
 			}
-			if good.err != nil {
-				t.Errorf("%s: the other call: %v", tc.name, good.err)
-			}
-			if !exists(good.ev.ID) {
-				t.Errorf("%s: the other call's event was not committed", tc.name)
-			}
-			grouped = failing.tx == good.tx
+			grouped = a.tx == b.tx
 		}
 		if !grouped {
 			t.Errorf("%s: the two calls never shared a transaction in five tries", tc.name)

@@ -123,14 +123,19 @@ func (p *pipe) commit(ctx context.Context) error {
 	if err == nil {
 		var tag pgconn.CommandTag
 		tag, err = br.Exec()
-		if cerr := br.Close(); err == nil {
-			err = cerr
+		cerr := br.Close()
+		if err == nil && tag.String() == "COMMIT" {
+			// Committed, whatever the connection does next.
+			return nil
 		}
-		// COMMIT of a transaction that a failed statement ended answers
-		// ROLLBACK, and no error: the failure was reported to the
-		// statement.
-		if err == nil && tag.String() != "COMMIT" {
+		if err == nil && cerr == nil {
+			// COMMIT of a transaction that a failed statement ended
+			// answers ROLLBACK, and no error: the failure was reported
+			// to the statement.
 			return fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed", tag)
+		}
+		if err == nil {
+			err = cerr
 		}
 	}
 	if err != nil && !answered(err) && !pgconn.SafeToRetry(err) {

@@ -86,9 +86,9 @@ func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
 // statements cost no round trip anyway.
 func (dialect) WriteInWith() bool { return false }
 
-// GroupSetup has nothing to set: SQLite's one writer waits for no locks
-// within the process.
-func (dialect) GroupSetup() string { return "" }
+// GroupLockTimeout has nothing to set: SQLite's one writer waits for no
+// locks within the process.
+func (dialect) GroupLockTimeout() (set, unset string) { return "", "" }
 
 // NewWork has no statement: SQLite has no notifications, and one process
 // owns the database file, so its engine learns of new work through Offer

@@ -47,9 +47,10 @@ type Dialect interface {
 	// clause (PostgreSQL), so that one statement writes two tables: one
 	// round trip instead of two where statements cost one each.
 	WriteInWith() bool
-	// GroupSetup returns a statement that begins a group commit's
-	// transaction through a Pipeliner, or "".
-	GroupSetup() string
+	// GroupLockTimeout returns the statements that bound how long a group
+	// commit's transaction through a Pipeliner waits for a lock, and that
+	// lift the bound before COMMIT; "" if there are none.
+	GroupLockTimeout() (set, unset string)
 	// NewWork returns the statement that a transaction runs when it makes
 	// deliveries claimable by any node, so that idle nodes are woken when
 	// it commits; "" if there is none.

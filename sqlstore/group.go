@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,15 +170,18 @@ func (c *committer) run(group []*request) {
 			r.done <- errs[i]
 		}
 	case errors.Is(err, ErrCommitUnknown):
-		// Running the closures again could do twice what was done.
-		for _, r := range group {
-			r.done <- pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer whether the change was saved; look before trying again")
+		// Running the closures again could do twice what was done. One
+		// that failed having written nothing, or never ran, keeps its
+		// own answer.
+		for i, r := range group {
+			r.done <- cmp.Or(errs[i], errCommitUnknown)
 		}
 	case culprit >= 0:
-		// The write that failed was that closure's: it runs alone, the
-		// others together again.
-		group[culprit].done <- c.alone(group[culprit])
+		// The statement that failed was that closure's: the others
+		// commit together again, first, as they would have, and then it
+		// runs alone.
 		c.run(slices.Delete(slices.Clone(group), culprit, culprit+1))
+		group[culprit].done <- c.alone(group[culprit])
 	default:
 		// Nothing of the shared transaction committed.
 		for _, r := range group {
@@ -193,6 +197,10 @@ var errUndo = errors.New("sqlstore: a closure failed after it wrote")
 // errLaterFailed ends a group transaction on a Pipe in which a queued
 // write failed.
 var errLaterFailed = errors.New("sqlstore: a queued write failed")
+
+// errCommitUnknown answers a write whose COMMIT went out without an answer
+// back (ErrCommitUnknown).
+var errCommitUnknown error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer whether the change was saved; look before trying again")
 
 // together runs the group in one transaction, each closure in a savepoint
 // if guarded. It returns each closure's own error, or an error of the
@@ -224,13 +232,16 @@ func (c *committer) together(group []*request, guarded bool) (errs []error, culp
 			}
 			t.wrote, t.closure = false, i
 			errs[i] = r.fn(t)
-			if t.laterFailed {
+			if t.blamed {
 				// A write queued by this closure or an earlier one
 				// failed: the error may not tell which.
 				return errLaterFailed
 			}
 			if errs[i] != nil {
 				if !isDomain(errs[i]) {
+					if t.pipe != nil {
+						t.blame(i, errs[i])
+					}
 					return errs[i]
 				}
 				if t.wrote {
@@ -241,19 +252,27 @@ func (c *committer) together(group []*request, guarded bool) (errs []error, culp
 		return nil
 	}
 	if p, ok := c.db.dialect.(Pipeliner); ok {
-		t := &txn{db: c.db, write: true, ctx: ctx}
+		t := &txn{db: c.db, write: true, ctx: ctx, closure: -1}
+		set, unset := c.db.dialect.GroupLockTimeout()
 		err := p.Transact(ctx, c.db.write, func(pipe Pipe) error {
 			t.pipe = pipe
-			// The dialect's setup (on PostgreSQL, a short lock timeout)
-			// goes out with the first statement.
-			if q := c.db.dialect.GroupSetup(); q != "" {
-				if err := t.execLater(ctx, nil, q); err != nil {
+			// The bound goes out with the first statement, its end
+			// with COMMIT.
+			if set != "" {
+				if err := t.execLater(ctx, nil, set); err != nil {
 					return err
 				}
 			}
-			return each(t)
+			if err := each(t); err != nil {
+				return err
+			}
+			if unset != "" {
+				t.closure = -1
+				return t.execLater(ctx, nil, unset)
+			}
+			return nil
 		})
-		if !t.laterFailed {
+		if !t.blamed {
 			return errs, -1, err
 		}
 		return errs, t.culprit, err

@@ -172,8 +172,17 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 }
 
 // writeTx runs fn in its own write transaction, retrying when the database
-// asks for it. The queue methods use it directly.
+// asks for it. The queue methods use it directly. A COMMIT that got no
+// answer is reported as such, as the group committer does.
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
+	err := db.retryWriteTx(ctx, fn)
+	if errors.Is(err, ErrCommitUnknown) {
+		return errCommitUnknown
+	}
+	return err
+}
+
+func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 	return db.retry(ctx, func() error {
 		if db.direct {
 			// A transaction on the driver runs to its end once begun; the

@@ -29,11 +29,14 @@ type txn struct {
 	// and by every write that a Pipe runs or queues.
 	wrote bool
 	// closure is the index in its group of the closure running, in a
-	// group commit. When a statement queued on a Pipe fails, whichever
-	// statement's round trip reports it, laterFailed is set, and culprit
-	// to the index of the closure that queued it.
+	// group commit through a Pipe (-1 before the first). When a statement
+	// fails there, blamed is set, and culprit to the index of the closure
+	// whose statement it was, or -1 if the failure is the transaction's
+	// (a deadlock, a lock wait that ran out): a statement that execLater
+	// queued is blamed on its closure, whichever statement's round trip
+	// reports the failure.
 	closure, culprit int
-	laterFailed      bool
+	blamed           bool
 	// fills are the reads that the cache keeps if the transaction commits.
 	fills []cacheFill
 	// versionChecked is set once the cache has been checked against
@@ -91,7 +94,7 @@ func (t *txn) execLater(ctx context.Context, onErr func(error) error, query stri
 	t.pipeRuns(q)
 	queuedBy := t.closure
 	t.pipe.Later(q, args, func(err error) error {
-		t.laterFailed, t.culprit = true, queuedBy
+		t.blame(queuedBy, err)
 		if onErr == nil {
 			return err
 		}
@@ -147,6 +150,14 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) row {
 		return oneRow{rows: rs, err: err}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// blame notes that a statement of closure failed with err.
+func (t *txn) blame(closure int, err error) {
+	t.blamed, t.culprit = true, closure
+	if t.db.dialect.IsRetryable(err) {
+		t.culprit = -1
+	}
 }
 
 // pipeRuns notes a statement about to run on a Pipe: one that may write
