@@ -111,7 +111,7 @@ func (dialect) WriteInWith() bool { return true }
 // without the bound. COMMIT goes without it: a commit that notifies waits
 // its turn for the database's notification lock.
 func (dialect) GroupLockTimeout() (set, unset string) {
-	return "SET LOCAL lock_timeout = '200ms'", "SET LOCAL lock_timeout = 0"
+	return "SET LOCAL lock_timeout = '200ms'", "SET LOCAL lock_timeout = DEFAULT"
 }
 
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends

@@ -124,19 +124,17 @@ func (p *pipe) commit(ctx context.Context) error {
 		var tag pgconn.CommandTag
 		tag, err = br.Exec()
 		cerr := br.Close()
-		if err == nil && tag.String() == "COMMIT" {
-			// Committed, whatever the connection does next.
-			return nil
-		}
-		if err == nil && cerr == nil {
+		if err == nil {
+			// The answer decides, whatever the connection does next.
+			if tag.String() == "COMMIT" {
+				return nil
+			}
 			// COMMIT of a transaction that a failed statement ended
 			// answers ROLLBACK, and no error: the failure was reported
 			// to the statement.
-			return fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed", tag)
+			return fmt.Errorf("postgres: the transaction was rolled back (COMMIT answered %s): one of its statements failed (%v)", tag, cerr)
 		}
-		if err == nil {
-			err = cerr
-		}
+		_ = cerr // the statement's error says more
 	}
 	if err != nil && !answered(err) && !pgconn.SafeToRetry(err) {
 		// The connection failed with COMMIT on its way or sent.

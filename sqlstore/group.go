@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,13 +24,16 @@ var errClosed = pathhook.Errorf(pathhook.EUNAVAILABLE, "the store is closed")
 // that fails after it wrote is undone: on SQLite the group runs again with
 // a savepoint around each closure, which then rolls back to its savepoint
 // and fails alone; through a Pipeliner (PostgreSQL, where a failed
-// statement ends the whole transaction) the closures run alone. A write
-// queued on a Pipe that fails, whichever closure's statement reports it,
-// makes its own closure run alone and the others together again. If the
-// shared transaction fails otherwise, every closure runs alone, which the
-// Store contract allows; if COMMIT went out and no answer came back, every
-// closure is told so, since running it again could do twice what was
-// done.
+// statement ends the whole transaction) the closures run alone.
+//
+// Through a Pipeliner, a statement that fails is blamed on the closure
+// whose statement it was (for a write queued with execLater, whichever
+// closure's statement reports it): the others commit together again, and
+// then it runs alone, as they would have in a transaction each. A failure
+// of the transaction itself (a deadlock, a lock wait that ran out) makes
+// every closure run alone. If COMMIT went out and no answer came back,
+// every closure that ran is told so, since running it again could do
+// twice what was done.
 type committer struct {
 	db       *DB
 	requests chan *request
@@ -170,11 +172,15 @@ func (c *committer) run(group []*request) {
 			r.done <- errs[i]
 		}
 	case errors.Is(err, ErrCommitUnknown):
-		// Running the closures again could do twice what was done. One
-		// that failed having written nothing, or never ran, keeps its
-		// own answer.
+		// Running the closures again could do twice what was done. A
+		// closure that never ran keeps its answer; any other, even one
+		// that failed, may have answered from the group's writes.
+		unknown := fmt.Errorf("%w (%w)", errCommitUnknown, err)
 		for i, r := range group {
-			r.done <- cmp.Or(errs[i], errCommitUnknown)
+			if errs[i] == nil || errs[i] != r.ctx.Err() {
+				errs[i] = unknown
+			}
+			r.done <- errs[i]
 		}
 	case culprit >= 0:
 		// The statement that failed was that closure's: the others
@@ -205,8 +211,8 @@ var errCommitUnknown error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the databas
 // together runs the group in one transaction, each closure in a savepoint
 // if guarded. It returns each closure's own error, or an error of the
 // transaction, in which case none committed (unless it wraps
-// ErrCommitUnknown) and culprit is the index of the closure whose queued
-// write failed, if one did (else -1).
+// ErrCommitUnknown) and culprit is the index of the closure to blame for
+// it, or -1 (see committer).
 //
 // Unguarded, a closure that fails with a domain error having changed
 // nothing (a read that found nothing, an insert that met a conflict and

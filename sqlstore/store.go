@@ -177,7 +177,7 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 	err := db.retryWriteTx(ctx, fn)
 	if errors.Is(err, ErrCommitUnknown) {
-		return errCommitUnknown
+		return fmt.Errorf("%w (%w)", errCommitUnknown, err)
 	}
 	return err
 }

@@ -29,7 +29,8 @@ type txn struct {
 	// and by every write that a Pipe runs or queues.
 	wrote bool
 	// closure is the index in its group of the closure running, in a
-	// group commit through a Pipe (-1 before the first). When a statement
+	// group commit through a Pipe (-1 before the first and after the
+	// last). When a statement
 	// fails there, blamed is set, and culprit to the index of the closure
 	// whose statement it was, or -1 if the failure is the transaction's
 	// (a deadlock, a lock wait that ran out): a statement that execLater
