@@ -284,14 +284,17 @@ func start(t *testing.T, interpreter, dir string, args func(port int) []string, 
 	return "", nil
 }
 
-// waitListening reports whether port accepts connections before the
-// process exits or 20 seconds pass.
+// waitListening reports whether port answers HTTP before the process
+// exits or 20 seconds pass. A bare TCP connect is not proof: a connect to
+// a free port in the ephemeral range can connect a socket to itself.
 func waitListening(port int, exited <-chan struct{}) bool {
 	deadline := time.Now().Add(20 * time.Second)
+	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
 		if err == nil {
-			c.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 			return true
 		}
 		select {
