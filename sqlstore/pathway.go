@@ -36,6 +36,9 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 			return &p, nil
 		}
 	} else if t.write {
+		if p, ok := t.pathwaysRead[key]; ok {
+			return &p, nil
+		}
 		return t.pathwayAndWebhooks(ctx, key)
 	}
 	gen := t.db.cache.current()
@@ -95,8 +98,10 @@ func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.P
 	}
 	if t.webhooksRead == nil {
 		t.webhooksRead = map[cacheKey][]pathhook.Webhook{}
+		t.pathwaysRead = map[cacheKey]pathhook.Pathway{}
 	}
 	t.webhooksRead[key] = ws
+	t.pathwaysRead[key] = *p
 	return p, nil
 }
 

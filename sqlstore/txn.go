@@ -47,6 +47,10 @@ type txn struct {
 	// with their pathway in a transaction without the cache; a statement
 	// that may change webhooks or pathways empties it.
 	webhooksRead map[cacheKey][]pathhook.Webhook
+	// pathwaysRead holds the pathways read with them, which Pathway
+	// answers from until then too: in a group commit, calls for one
+	// pathway share one read.
+	pathwaysRead map[cacheKey]pathhook.Pathway
 }
 
 var _ pathhook.Tx = (*txn)(nil)
@@ -171,7 +175,7 @@ func (t *txn) pipeRuns(query string) {
 // it holds.
 func (t *txn) forgetRead(query string) {
 	if t.webhooksRead != nil && !isSelect(query) && changesCached(query) {
-		t.webhooksRead = nil
+		t.webhooksRead, t.pathwaysRead = nil, nil
 	}
 }
 
