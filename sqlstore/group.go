@@ -218,8 +218,9 @@ var errCommitUnknown error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the databas
 // nothing (a read that found nothing, an insert that met a conflict and
 // did nothing) needs nothing undone, and the savepoint would only cost a
 // copy of every page the closure touches; one that changed rows ends the
-// transaction with errUndo. Only direct writes know what a closure
-// changed. SQLite undoes a failed statement by itself.
+// transaction with errUndo. Direct statements and a Pipe's Exec report what
+// they changed; a statement queued on a Pipe counts as a change. SQLite
+// undoes a failed statement by itself.
 func (c *committer) together(group []*request, guarded bool) (errs []error, culprit int, err error) {
 	errs = make([]error, len(group))
 	// The transaction outlives any one caller; a caller's cancellation
@@ -251,6 +252,9 @@ func (c *committer) together(group []*request, guarded bool) (errs []error, culp
 					return errs[i]
 				}
 				if t.wrote {
+					if t.pipe != nil {
+						t.blame(i, errs[i])
+					}
 					return errUndo
 				}
 			}
