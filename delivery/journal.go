@@ -13,10 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/internal/filelock"
 )
 
 // segmentSize is how large a journal file grows before the next result
@@ -129,15 +129,11 @@ var ErrJournalInUse = errors.New("delivery journal: another process uses the dir
 // lockJournal takes the lock of the journal in dir, which the process holds
 // until it closes the file or ends, even by SIGKILL.
 func lockJournal(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("delivery journal: %w", err)
+	f, err := filelock.TryLock(filepath.Join(dir, "lock"))
+	if errors.Is(err, filelock.ErrHeld) {
+		return nil, fmt.Errorf("%w: %s; give each node a directory of its own", ErrJournalInUse, dir)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s; give each node a directory of its own", ErrJournalInUse, dir)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("delivery journal: lock %s: %w", dir, err)
 	}
 	return f, nil

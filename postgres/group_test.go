@@ -23,36 +23,12 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 	t.Parallel()
 	db := open(t, nil)
 	ctx := context.Background()
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	err := db.Update(ctx, func(tx pathhook.Tx) error {
-		if err := tx.CreateOrg(ctx, &pathhook.Org{ID: "org_1", Name: "one", CreatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.CreatePathway(ctx, &pathhook.Pathway{ID: "pw_1", OrgID: "org_1", Name: "P", CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		return tx.CreateWebhook(ctx, &pathhook.Webhook{ID: "wh_1", OrgID: "org_1", PathwayID: "pw_1",
-			Category: pathhook.CategoryEnrolments, CreatedAt: now, UpdatedAt: now})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	taken := "" // an event id that exists
-	event := func(webhookID string) (*pathhook.Event, []pathhook.Delivery) {
-		mu.Lock()
-		defer mu.Unlock()
-		now = now.Add(time.Millisecond)
-		ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: "org_1", PathwayID: "pw_1",
-			Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: []byte(`{}`)}
-		return ev, []pathhook.Delivery{{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: "org_1", WebhookID: webhookID,
-			EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}}
-	}
+	event := oneWebhook(t, db)
 	ev, ds := event("wh_1")
 	if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
 		t.Fatal(err)
 	}
-	taken = ev.ID
+	taken := ev.ID // an event id that exists
 	exists := func(id string) bool {
 		var n int
 		if err := db.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE id = $1", id).Scan(&n); err != nil {

@@ -4,39 +4,23 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/postgres"
+	"github.com/pathhook/pathhook/sqlstore"
 )
 
-// TestPipelinedWrites runs write transactions whose last writes go out
-// with COMMIT: they commit with it, go with a rollback, and a failing one
-// fails its transaction, on every connection of the pool, which keeps
-// working.
-func TestPipelinedWrites(t *testing.T) {
-	t.Parallel()
-	db := open(t, nil)
+// oneWebhook writes org_1, its pathway pw_1 and that pathway's webhook
+// wh_1, and returns a maker of events, each a millisecond after the one
+// before, with one delivery to webhookID: the delivery makes CreateEvent
+// one statement that waits for the commit. It is safe for concurrent use.
+func oneWebhook(t *testing.T, db *sqlstore.DB) func(webhookID string) (*pathhook.Event, []pathhook.Delivery) {
+	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	count := func(query string) int {
-		t.Helper()
-		var n int
-		if err := db.SQL().QueryRowContext(ctx, query).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	// event returns an event with one delivery to webhookID: the delivery
-	// makes CreateEvent one statement that waits for the commit.
-	event := func(webhookID string) (*pathhook.Event, []pathhook.Delivery) {
-		now = now.Add(time.Millisecond)
-		ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, now), OrgID: "org_1", PathwayID: "pw_1",
-			Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: now, Payload: []byte(`{}`)}
-		return ev, []pathhook.Delivery{{ID: pathhook.NewID(pathhook.PrefixDelivery, now), OrgID: "org_1", WebhookID: webhookID,
-			EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}}
-	}
 	err := db.Update(ctx, func(tx pathhook.Tx) error {
 		if err := tx.CreateOrg(ctx, &pathhook.Org{ID: "org_1", Name: "one", CreatedAt: now}); err != nil {
 			return err
@@ -50,6 +34,36 @@ func TestPipelinedWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	return func(webhookID string) (*pathhook.Event, []pathhook.Delivery) {
+		mu.Lock()
+		now = now.Add(time.Millisecond)
+		at := now
+		mu.Unlock()
+		ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, at), OrgID: "org_1", PathwayID: "pw_1",
+			Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: at, Payload: []byte(`{}`)}
+		return ev, []pathhook.Delivery{{ID: pathhook.NewID(pathhook.PrefixDelivery, at), OrgID: "org_1", WebhookID: webhookID,
+			EventID: ev.ID, EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &at, CreatedAt: at}}
+	}
+}
+
+// TestPipelinedWrites runs write transactions whose last writes go out
+// with COMMIT: they commit with it, go with a rollback, and a failing one
+// fails its transaction, on every connection of the pool, which keeps
+// working.
+func TestPipelinedWrites(t *testing.T) {
+	t.Parallel()
+	db := open(t, nil)
+	ctx := context.Background()
+	count := func(query string) int {
+		t.Helper()
+		var n int
+		if err := db.SQL().QueryRowContext(ctx, query).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	event := oneWebhook(t, db)
 
 	errChanged := errors.New("changed my mind")
 	for i := range 2 * postgres.MaxConns {
@@ -87,7 +101,7 @@ func TestPipelinedWrites(t *testing.T) {
 	// before: COMMIT answers ROLLBACK.
 	before, _ := event("wh_1")
 	ev, ds := event("wh_missing")
-	err = db.Update(ctx, func(tx pathhook.Tx) error {
+	err := db.Update(ctx, func(tx pathhook.Tx) error {
 		if err := tx.CreateEvent(ctx, before, nil); err != nil {
 			return err
 		}

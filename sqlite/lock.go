@@ -3,8 +3,8 @@ package sqlite
 import (
 	"errors"
 	"fmt"
-	"os"
-	"syscall"
+
+	"github.com/pathhook/pathhook/internal/filelock"
 )
 
 // LockServer takes the lock that makes one server process the only one
@@ -12,15 +12,11 @@ import (
 // lease at start. Other commands (apikey) do not take it. The lock is held
 // until unlock is called or the process ends, even by SIGKILL.
 func LockServer(path string) (unlock func() error, err error) {
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: lock %s: %w", path, err)
+	f, err := filelock.TryLock(path + ".lock")
+	if errors.Is(err, filelock.ErrHeld) {
+		return nil, fmt.Errorf("sqlite: another pathhook serve is already running on %s; use PostgreSQL to run several nodes", path)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("sqlite: another pathhook serve is already running on %s; use PostgreSQL to run several nodes", path)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: lock %s: %w", path, err)
 	}
 	return f.Close, nil

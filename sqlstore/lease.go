@@ -13,17 +13,7 @@ import (
 // or parked is taken up at once, instead of when the leases run out or on
 // the previous process's estimates of its webhooks' pace.
 func (db *DB) ReleaseAllLeases(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.writeTx(ctx, func(t *txn) error {
-		res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
-			WHERE status = 'pending' AND (lease_owner <> '' OR due_at > next_attempt_at)`)
-		if err != nil {
-			return fail("release all leases", err)
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return n, err
+	return db.release(ctx, "release all leases", "lease_owner <> '' OR due_at > next_attempt_at")
 }
 
 // ReleaseLeases clears the leases that owner holds on pending deliveries
@@ -36,12 +26,19 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string) (int64, error) {
 	if owner == "" {
 		return 0, pathhook.Errorf(pathhook.EINVALID, "release leases: no owner named")
 	}
+	return db.release(ctx, "release leases", "lease_owner = ?", owner)
+}
+
+// release makes the pending deliveries that match cond due at their next
+// attempt and leased to no node, tells the nodes of new work if it freed
+// any, and returns how many.
+func (db *DB) release(ctx context.Context, op, cond string, args ...any) (int64, error) {
 	var n int64
 	err := db.writeTx(ctx, func(t *txn) error {
 		res, err := t.exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
-			WHERE status = 'pending' AND lease_owner = ?`, owner)
+			WHERE status = 'pending' AND (`+cond+`)`, args...)
 		if err != nil {
-			return fail("release leases", err)
+			return fail(op, err)
 		}
 		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err

@@ -36,7 +36,8 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 			return &p, nil
 		}
 	} else if t.write {
-		if p, ok := t.pathwaysRead[key]; ok {
+		if r, ok := t.read[key]; ok {
+			p := r.pathway
 			return &p, nil
 		}
 		return t.pathwayAndWebhooks(ctx, key)
@@ -65,8 +66,9 @@ const pathwayAndWebhooksQuery = `SELECT p.id, p.org_id, p.name, p.description, p
 // pathwayAndWebhooks reads a pathway and its webhooks in one statement, for
 // a write transaction without the cache (PostgreSQL, where each statement
 // is a round trip): a change that reads a pathway goes on to emit an event,
-// which reads the pathway's webhooks next. Webhooks answers from this read
-// until the transaction changes webhooks or pathways.
+// which reads the pathway's webhooks next. Pathway and Webhooks answer
+// from this read (txn.read) until the transaction changes webhooks or
+// pathways.
 func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.Pathway, error) {
 	rows, err := t.query(ctx, pathwayAndWebhooksQuery, key.org, key.pathway)
 	if err != nil {
@@ -96,12 +98,10 @@ func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.P
 	if p == nil {
 		return nil, pathhook.NotFound("pathway", key.pathway)
 	}
-	if t.webhooksRead == nil {
-		t.webhooksRead = map[cacheKey][]pathhook.Webhook{}
-		t.pathwaysRead = map[cacheKey]pathhook.Pathway{}
+	if t.read == nil {
+		t.read = map[cacheKey]pathwayRead{}
 	}
-	t.webhooksRead[key] = ws
-	t.pathwaysRead[key] = *p
+	t.read[key] = pathwayRead{pathway: *p, webhooks: ws}
 	return p, nil
 }
 

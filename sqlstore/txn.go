@@ -43,14 +43,18 @@ type txn struct {
 	// versionChecked is set once the cache has been checked against
 	// commits of other connections.
 	versionChecked bool
-	// webhooksRead holds, by pathway, the webhooks that Pathway read along
-	// with their pathway in a transaction without the cache; a statement
-	// that may change webhooks or pathways empties it.
-	webhooksRead map[cacheKey][]pathhook.Webhook
-	// pathwaysRead holds the pathways read with them, which Pathway
-	// answers from until then too: in a group commit, calls for one
-	// pathway share one read.
-	pathwaysRead map[cacheKey]pathhook.Pathway
+	// read holds, by pathway, what Pathway read of a pathway and its
+	// webhooks in a transaction without the cache, which Pathway and
+	// Webhooks answer from (in a group commit, calls for one pathway share
+	// one read); a statement that may change webhooks or pathways empties
+	// it.
+	read map[cacheKey]pathwayRead
+}
+
+// pathwayRead is a pathway and its webhooks as a transaction read them.
+type pathwayRead struct {
+	pathway  pathhook.Pathway
+	webhooks []pathhook.Webhook
 }
 
 var _ pathhook.Tx = (*txn)(nil)
@@ -171,11 +175,11 @@ func (t *txn) pipeRuns(query string) {
 	t.wrote = t.wrote || !isSelect(query)
 }
 
-// forgetRead empties webhooksRead before a statement that may change what
-// it holds.
+// forgetRead empties read before a statement that may change what it
+// holds.
 func (t *txn) forgetRead(query string) {
-	if t.webhooksRead != nil && !isSelect(query) && changesCached(query) {
-		t.webhooksRead, t.pathwaysRead = nil, nil
+	if t.read != nil && !isSelect(query) && changesCached(query) {
+		t.read = nil
 	}
 }
 

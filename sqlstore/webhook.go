@@ -76,8 +76,8 @@ func (t *txn) Webhook(ctx context.Context, orgID, id string) (*pathhook.Webhook,
 // Webhooks returns a pathway's webhooks with their secrets in plain.
 func (t *txn) Webhooks(ctx context.Context, orgID, pathwayID string) ([]pathhook.Webhook, error) {
 	key := cacheKey{orgID, pathwayID}
-	if ws, ok := t.webhooksRead[key]; ok {
-		return copyWebhooks(ws), nil
+	if r, ok := t.read[key]; ok {
+		return copyWebhooks(r.webhooks), nil
 	}
 	cached, err := t.cached()
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,21 +182,12 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 	}
 	defer lock.Rollback()
 
-	var mu sync.Mutex
-	requests := 0
-	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		requests++
-		first := requests == 1
-		mu.Unlock()
-		if first {
-			// From now on the node cannot record the result.
-			if _, err := lock.ExecContext(r.Context(), "SELECT id FROM deliveries WHERE webhook_id = $1 FOR UPDATE", hook.ID); err != nil {
-				t.Errorf("locking the delivery: %v", err)
-			}
+	rc, requests := newFirstHookReceiver(t, func(r *http.Request) {
+		// From now on the node cannot record the result.
+		if _, err := lock.ExecContext(r.Context(), "SELECT id FROM deliveries WHERE webhook_id = $1 FOR UPDATE", hook.ID); err != nil {
+			t.Errorf("locking the delivery: %v", err)
 		}
-	}))
-	defer rc.Close()
+	})
 	s.setUp(t, hook.ID, rc.URL+"/hook", secret)
 	s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
 	var list struct {
@@ -209,20 +199,7 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 	}
 	id := list.Data[0].ID
 
-	kept := func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "[0-9]*"))
-		for _, f := range files {
-			if data, err := os.ReadFile(f); err == nil && strings.Contains(string(data), id) {
-				return true
-			}
-		}
-		return false
-	}
-	for deadline := time.Now().Add(30 * time.Second); !kept(); sleepBriefly() {
-		if time.Now().After(deadline) {
-			t.Fatal("the result never reached the journal")
-		}
-	}
+	waitJournalHolds(t, dir, id)
 	// The node sends a transaction's statements and COMMIT together, so
 	// its backend would commit the result after the node's death once the
 	// lock is gone: end that backend too, as if the node's machine had
@@ -261,21 +238,7 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 
 	again := startNode(t, "kept again", env, args...)
 	s.URL = again.url
-	var d deliveryJSON
-	for deadline := time.Now().Add(30 * time.Second); d.Status != "succeeded"; sleepBriefly() {
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery %s is %s after the restart, want succeeded", id, d.Status)
-		}
-		s.call(t, "GET", "/v1/deliveries/"+id, nil, http.StatusOK, &d)
-	}
-	if len(d.Attempts) != 1 || d.Attempts[0].ResponseStatus == nil || *d.Attempts[0].ResponseStatus != http.StatusOK {
-		t.Errorf("attempts %+v, want the one that the receiver answered", d.Attempts)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if requests != 1 {
-		t.Errorf("the receiver got %d requests, want 1: the delivery was sent again", requests)
-	}
+	requireRecordedOnce(t, s, id, requests)
 	if log := again.log.String(); !strings.Contains(log, "restored=1") {
 		t.Errorf("the restarted node's log does not say it restored the result:\n%s", tail(log, 20))
 	}
