@@ -5,7 +5,6 @@ package filelock
 import (
 	"errors"
 	"os"
-	"syscall"
 )
 
 // ErrHeld is TryLock's error when another process (or another open file
@@ -19,11 +18,8 @@ func TryLock(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lock(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrHeld
-		}
 		return nil, err
 	}
 	return f, nil
