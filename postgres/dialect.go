@@ -114,6 +114,9 @@ func (dialect) GroupLockTimeout() (set, unset string) {
 	return "SET LOCAL lock_timeout = '200ms'", "SET LOCAL lock_timeout = DEFAULT"
 }
 
+// Generation is the table that migration 0002 keeps raised by triggers.
+func (dialect) Generation() string { return "cache_generation" }
+
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.
 func (dialect) NewWork() (string, []any) { return "SELECT pg_notify(?, '')", []any{Channel} }

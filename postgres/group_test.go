@@ -11,6 +11,7 @@ import (
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/postgres"
+	"github.com/pathhook/pathhook/sqlstore"
 )
 
 // TestGroupCommitAnswersEachCall runs calls that share a transaction: one
@@ -115,43 +116,9 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 	} {
 		grouped := false
 		for try := 0; try < 5 && !grouped; try++ {
-			// Hold every loop of the committer but one inside a call, so
-			// that the two calls below wait for the same loop.
-			release := make(chan struct{})
-			var held sync.WaitGroup
-			for range postgres.Groups - 1 {
-				started := make(chan struct{})
-				held.Go(func() {
-					_ = db.Update(ctx, func(pathhook.Tx) error {
-						close(started)
-						<-release
-						return nil
-					})
-				})
-				<-started
-			}
-			// And the last one, until both calls are queued.
-			started, last := make(chan struct{}), make(chan struct{})
-			held.Go(func() {
-				_ = db.Update(ctx, func(pathhook.Tx) error {
-					close(started)
-					<-last
-					return nil
-				})
-			})
-			<-started
 			fresh, _ := event("wh_1")
 			var a, b call
-			var calls sync.WaitGroup
-			calls.Go(func() { tc.first(&a, fresh.ID) })
-			time.Sleep(20 * time.Millisecond) // queued in this order
-			calls.Go(func() { tc.second(&b, fresh.ID) })
-			time.Sleep(50 * time.Millisecond)
-			close(last)
-			calls.Wait()
-			close(release)
-			held.Wait()
-
+			inOneGroup(db, func() { tc.first(&a, fresh.ID) }, func() { tc.second(&b, fresh.ID) })
 			if problem := tc.check(&a, &b, fresh.ID); problem != "" {
 				t.Errorf("%s: %s", tc.name, problem)
 			}
@@ -161,4 +128,48 @@ func TestGroupCommitAnswersEachCall(t *testing.T) {
 			t.Errorf("%s: the two calls never shared a transaction in five tries", tc.name)
 		}
 	}
+}
+
+// inOneGroup makes calls, each one db.Update, queue in the order given for
+// the one loop of db's committer that it leaves free, so that the
+// committer takes them as one group (unless the machine is slow enough to
+// start a call 20 ms late), and waits for them.
+func inOneGroup(db *sqlstore.DB, calls ...func()) {
+	ctx := context.Background()
+	// Hold every loop of the committer but one inside a call.
+	release := make(chan struct{})
+	var held sync.WaitGroup
+	for range postgres.Groups - 1 {
+		started := make(chan struct{})
+		held.Go(func() {
+			_ = db.Update(ctx, func(pathhook.Tx) error {
+				close(started)
+				<-release
+				return nil
+			})
+		})
+		<-started
+	}
+	// And the last one, until the calls are queued.
+	started, last := make(chan struct{}), make(chan struct{})
+	held.Go(func() {
+		_ = db.Update(ctx, func(pathhook.Tx) error {
+			close(started)
+			<-last
+			return nil
+		})
+	})
+	<-started
+	var running sync.WaitGroup
+	for i, call := range calls {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond) // queued in this order
+		}
+		running.Go(call)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(last)
+	running.Wait()
+	close(release)
+	held.Wait()
 }

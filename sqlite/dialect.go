@@ -90,6 +90,10 @@ func (dialect) WriteInWith() bool { return false }
 // locks within the process.
 func (dialect) GroupLockTimeout() (set, unset string) { return "", "" }
 
+// Generation is "": a SQLite store learns of other connections' commits
+// from PRAGMA data_version instead (sqlstore/cache.go).
+func (dialect) Generation() string { return "" }
+
 // NewWork has no statement: SQLite has no notifications, and one process
 // owns the database file, so its engine learns of new work through Offer
 // and its own polling.

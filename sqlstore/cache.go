@@ -23,7 +23,8 @@ import (
 //     data_version, checked once per transaction) empty the cache.
 //   - Callers get copies, which they may change.
 //
-// Reads in View and on PostgreSQL always ask the database.
+// Reads in View always ask the database. On PostgreSQL, write
+// transactions keep their reads in the generation cache (genCache) below.
 
 // maxCachedPathways bounds the cache; past it, it starts again empty.
 const maxCachedPathways = 4096
@@ -128,8 +129,12 @@ func (t *txn) cached() (bool, error) {
 // changesCached reports whether a statement that changed rows may have
 // changed what the cache holds: whether the table it inserts into,
 // updates or deletes from (outside parentheses: a CTE or a subquery only
-// reads) is webhooks or pathways. A statement of another form counts.
+// reads) is webhooks or pathways. SET changes none; a statement of
+// another form counts.
 func changesCached(query string) bool {
+	if len(query) > 4 && strings.EqualFold(query[:4], "SET ") {
+		return false // a setting of the session or the transaction
+	}
 	depth := 0
 	for i := 0; i < len(query); i++ {
 		switch query[i] {
@@ -188,4 +193,89 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+// On a database with a generation (Dialect.Generation: PostgreSQL), every
+// change to pathways or webhooks raises a counter in the transaction that
+// makes it, on whichever node, so nodes can keep what they read without
+// hearing from each other:
+//
+//   - Pathway, in a write transaction through a Pipe, reads a pathway,
+//     its webhooks and the generation in one statement, and so sees them
+//     as of one moment. The generation cache keeps the read, with that
+//     generation, once the transaction commits.
+//   - A later transaction asks the database for the generation once
+//     (when the cache holds a pathway it needs). A read kept with that
+//     generation is what a statement of its own would read now: under
+//     READ COMMITTED each statement sees the database anew, and nothing
+//     that read could show has changed since.
+//   - A transaction that has changed webhooks or pathways, or may have,
+//     reads them from the database from then on (txn.changedCached), which
+//     shows it its own changes.
+//
+// In a group commit the calls then read nothing: without the cache, each
+// call for another pathway than the calls before it costs a round trip.
+
+// genCache holds the reads of pathways with their webhooks, by pathway,
+// each with the generation it was read at.
+type genCache struct {
+	mu    sync.Mutex
+	reads map[cacheKey]genRead
+}
+
+// genRead is a pathway and its webhooks as read at generation gen.
+type genRead struct {
+	key  cacheKey
+	gen  int64
+	read pathwayRead
+}
+
+func (c *genCache) get(k cacheKey) (genRead, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.reads[k]
+	return r, ok
+}
+
+// keep adds the reads of a transaction that has committed, where they are
+// newer than what the cache holds.
+func (c *genCache) keep(reads []genRead) {
+	if len(reads) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range reads {
+		if old, ok := c.reads[r.key]; ok && old.gen >= r.gen {
+			continue
+		}
+		if c.reads == nil || len(c.reads) >= maxCachedPathways {
+			c.reads = map[cacheKey]genRead{}
+		}
+		c.reads[r.key] = r
+	}
+}
+
+// fromGeneration returns what the generation cache holds of key for t: a
+// read made at the generation the database holds now, which t asks for the
+// first time. It reports false where t cannot use the cache.
+func (t *txn) fromGeneration(ctx context.Context, key cacheKey) (pathwayRead, bool, error) {
+	table := t.db.dialect.Generation()
+	if table == "" || t.pipe == nil || t.changedCached {
+		return pathwayRead{}, false, nil
+	}
+	r, ok := t.db.genCache.get(key)
+	if !ok {
+		return pathwayRead{}, false, nil // reading the pathway tells the generation too
+	}
+	if !t.genKnown {
+		if err := t.queryRow(ctx, "SELECT gen FROM "+table+" WHERE id = 1").Scan(&t.gen); err != nil {
+			return pathwayRead{}, false, fail("cache generation", err)
+		}
+		t.genKnown = true
+	}
+	if r.gen != t.gen {
+		return pathwayRead{}, false, nil
+	}
+	return r.read, true, nil
 }

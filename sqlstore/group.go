@@ -282,6 +282,9 @@ func (c *committer) together(group []*request, guarded bool) (errs []error, culp
 			}
 			return nil
 		})
+		if err == nil {
+			c.db.genCache.keep(t.genFills)
+		}
 		if !t.blamed {
 			return errs, -1, err
 		}

@@ -36,11 +36,11 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 			return &p, nil
 		}
 	} else if t.write {
-		if r, ok := t.read[key]; ok {
-			p := r.pathway
-			return &p, nil
+		r, err := t.pathwayRead(ctx, key)
+		if err != nil {
+			return nil, err
 		}
-		return t.pathwayAndWebhooks(ctx, key)
+		return &r.pathway, nil
 	}
 	gen := t.db.cache.current()
 	p := &pathhook.Pathway{}
@@ -54,55 +54,97 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 	return p, nil
 }
 
+// pathwayRead returns a pathway and its webhooks for a write transaction
+// without the cache: what the transaction read of them before, or the
+// generation cache holds for it, or else a read of both in one statement.
+// Callers may change what it returns.
+func (t *txn) pathwayRead(ctx context.Context, key cacheKey) (pathwayRead, error) {
+	r, ok := t.read[key]
+	if !ok {
+		var err error
+		if r, ok, err = t.fromGeneration(ctx, key); err != nil {
+			return pathwayRead{}, err
+		}
+		if !ok {
+			return t.pathwayAndWebhooks(ctx, key)
+		}
+		t.remember(key, r)
+	}
+	return pathwayRead{pathway: r.pathway, webhooks: copyWebhooks(r.webhooks)}, nil
+}
+
+// remember keeps what the transaction knows of a pathway and its webhooks
+// for its later calls of Pathway and Webhooks.
+func (t *txn) remember(key cacheKey, r pathwayRead) {
+	if t.read == nil {
+		t.read = map[cacheKey]pathwayRead{}
+	}
+	t.read[key] = r
+}
+
 // pathwayAndWebhooksQuery reads a pathway with its webhooks, one row per
-// webhook, or one row with an empty webhook id if it has none.
-const pathwayAndWebhooksQuery = `SELECT p.id, p.org_id, p.name, p.description, p.created_at, p.updated_at,
+// webhook, or one row with an empty webhook id if it has none; each row
+// starts with the generation that the table generation holds, or 0 if
+// there is none.
+func pathwayAndWebhooksQuery(generation string) string {
+	gen := "0"
+	if generation != "" {
+		gen = "(SELECT gen FROM " + generation + " WHERE id = 1)"
+	}
+	return "SELECT " + gen + `, p.id, p.org_id, p.name, p.description, p.created_at, p.updated_at,
 	COALESCE(w.id, ''), COALESCE(w.org_id, ''), COALESCE(w.pathway_id, ''), COALESCE(w.category, ''), w.url,
 	COALESCE(w.enabled, FALSE), w.secret, w.previous_secret, w.previous_secret_expires_at,
 	COALESCE(w.created_at, 0), COALESCE(w.updated_at, 0), w.disabled_reason, w.failing_since
 	FROM pathways p LEFT JOIN webhooks w ON w.org_id = p.org_id AND w.pathway_id = p.id
 	WHERE p.org_id = ? AND p.id = ? ORDER BY w.id`
+}
 
 // pathwayAndWebhooks reads a pathway and its webhooks in one statement, for
 // a write transaction without the cache (PostgreSQL, where each statement
 // is a round trip): a change that reads a pathway goes on to emit an event,
 // which reads the pathway's webhooks next. Pathway and Webhooks answer
 // from this read (txn.read) until the transaction changes webhooks or
-// pathways.
-func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.Pathway, error) {
-	rows, err := t.query(ctx, pathwayAndWebhooksQuery, key.org, key.pathway)
+// pathways, and, on a database with a generation, so does the generation
+// cache once the transaction commits.
+func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (pathwayRead, error) {
+	generation := t.db.dialect.Generation()
+	rows, err := t.query(ctx, t.db.pathwayQuery, key.org, key.pathway)
 	if err != nil {
-		return nil, fail("pathway", err)
+		return pathwayRead{}, fail("pathway", err)
 	}
 	defer rows.Close()
+	var gen int64
 	var p *pathhook.Pathway
 	ws := []pathhook.Webhook{}
 	for rows.Next() {
 		var row pathhook.Pathway
 		var w pathhook.Webhook
-		if err := rows.Scan(append(pathwayDest(&row), webhookDest(&w)...)...); err != nil {
-			return nil, fail("pathway", err)
+		if err := rows.Scan(append(append([]any{&gen}, pathwayDest(&row)...), webhookDest(&w)...)...); err != nil {
+			return pathwayRead{}, fail("pathway", err)
 		}
 		p = &row
 		if w.ID == "" {
 			continue // the pathway has no webhooks
 		}
 		if err := t.db.unseal(&w); err != nil {
-			return nil, err
+			return pathwayRead{}, err
 		}
 		ws = append(ws, w)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fail("pathway", err)
+		return pathwayRead{}, fail("pathway", err)
 	}
 	if p == nil {
-		return nil, pathhook.NotFound("pathway", key.pathway)
+		return pathwayRead{}, pathhook.NotFound("pathway", key.pathway)
 	}
-	if t.read == nil {
-		t.read = map[cacheKey]pathwayRead{}
+	r := pathwayRead{pathway: *p, webhooks: ws}
+	t.remember(key, r)
+	if generation != "" && t.pipe != nil && !t.changedCached {
+		// Read in one statement: the rows are those of generation gen.
+		t.gen, t.genKnown = gen, true
+		t.genFills = append(t.genFills, genRead{key: key, gen: gen, read: r})
 	}
-	t.read[key] = pathwayRead{pathway: *p, webhooks: ws}
-	return p, nil
+	return pathwayRead{pathway: r.pathway, webhooks: copyWebhooks(ws)}, nil
 }
 
 // Pathways lists up to page.Limit of org's pathways older than the cursor,

@@ -69,6 +69,8 @@ type DB struct {
 	direct         bool
 	driverConns    driverConns
 	cache          readCache
+	genCache       genCache
+	pathwayQuery   string // pathwayAndWebhooksQuery for the dialect
 	committed      func() // Config.Committed, or nothing
 	stopBackground func()
 }
@@ -85,6 +87,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if db.committed == nil {
 		db.committed = func() {}
 	}
+	db.pathwayQuery = pathwayAndWebhooksQuery(c.Dialect.Generation())
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -201,9 +204,15 @@ func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 			return err
 		}
 		if p, ok := db.dialect.(Pipeliner); ok {
-			return p.Transact(ctx, db.write, func(pipe Pipe) error {
-				return fn(&txn{db: db, pipe: pipe, write: true})
+			var t *txn
+			err := p.Transact(ctx, db.write, func(pipe Pipe) error {
+				t = &txn{db: db, pipe: pipe, write: true}
+				return fn(t)
 			})
+			if err == nil {
+				db.genCache.keep(t.genFills)
+			}
+			return err
 		}
 		tx, err := db.write.BeginTx(ctx, nil)
 		if err != nil {

@@ -49,6 +49,16 @@ type txn struct {
 	// one read); a statement that may change webhooks or pathways empties
 	// it.
 	read map[cacheKey]pathwayRead
+	// changedCached is set by the first statement that may change
+	// webhooks or pathways: from then on the transaction reads them from
+	// the database, which shows it its own changes.
+	changedCached bool
+	// gen is the generation that a statement of this transaction read
+	// last, if genKnown, and genFills the reads that the generation cache
+	// keeps if the transaction commits (a dialect with a Generation).
+	gen      int64
+	genKnown bool
+	genFills []genRead
 }
 
 // pathwayRead is a pathway and its webhooks as a transaction read them.
@@ -176,10 +186,11 @@ func (t *txn) pipeRuns(query string) {
 }
 
 // forgetRead empties read before a statement that may change what it
-// holds.
+// holds, and keeps the transaction's later reads of webhooks and pathways
+// away from the generation cache.
 func (t *txn) forgetRead(query string) {
-	if t.read != nil && !isSelect(query) && changesCached(query) {
-		t.read = nil
+	if !isSelect(query) && changesCached(query) {
+		t.read, t.changedCached = nil, true
 	}
 }
 
