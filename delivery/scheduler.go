@@ -100,7 +100,8 @@ func newScheduler(perHook, capacity int, timeout time.Duration, clock func() tim
 // a slow webhook's queue before their turn are parked instead (see
 // maxDefer), so the webhook's backlog waits in the store rather than in
 // memory and is not claimed straight back. A delivery already held is not
-// taken twice.
+// taken twice: a queued one takes the new job's lease (the store's lease
+// is the newer claim's), one in flight stays as it is.
 func (s *scheduler) add(jobs []pathhook.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,6 +113,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	var parked []handback // consecutive jobs with one end share an entry
 	for _, job := range jobs {
 		if _, dup := s.held[job.DeliveryID]; dup {
+			s.renew(&job)
 			continue
 		}
 		if len(s.held) >= s.capacity {
@@ -147,6 +149,24 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	}
 	for _, p := range parked {
 		s.park(p.until, p.ids...)
+	}
+}
+
+// renew replaces the queued job of job's delivery, if there is one, with
+// job: a claim of a delivery whose lease ran out while it waited in memory
+// renews the lease in the store, and the job queued under the old lease
+// would otherwise be dropped as stale when its turn came, leaving the
+// delivery to wait out the new lease.
+func (s *scheduler) renew(job *pathhook.Job) {
+	h := s.hooks[job.WebhookID]
+	if h == nil {
+		return
+	}
+	for i := range h.queue {
+		if h.queue[i].DeliveryID == job.DeliveryID {
+			h.queue[i] = *job
+			return
+		}
 	}
 }
 
@@ -230,8 +250,10 @@ func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 		s.ready[0] = nil
 		s.ready = s.ready[1:]
 		h.ready = false
-		if len(h.queue) == 0 {
-			continue // dropped while it waited its turn
+		if len(h.queue) == 0 || h.active >= h.limit(s.perHook) {
+			// Dropped while it waited its turn, or its limit fell to
+			// one (breakAfter): done puts it back when it has room.
+			continue
 		}
 		job = h.queue[0]
 		h.queue[0] = pathhook.Job{}

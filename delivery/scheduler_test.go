@@ -100,6 +100,72 @@ func TestSchedulerHoldsADeliveryOnce(t *testing.T) {
 	}
 }
 
+// TestSchedulerTakesTheNewerLeaseOfAQueuedDelivery claims a delivery again
+// while it waits in memory, its lease about to run out (the store renews
+// it): the job attempted is the one with the new lease, not one dropped as
+// stale while the store holds the delivery for this node.
+func TestSchedulerTakesTheNewerLeaseOfAQueuedDelivery(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 1, 100, &back)
+	now := clock.Now()
+	first := leased(newJob("wh_a", 1, ""), now.Add(time.Minute))
+	queued := leased(newJob("wh_a", 2, ""), now.Add(time.Minute))
+	s.add([]pathhook.Job{first, queued})
+	_, h, _ := s.next() // first is in flight; queued waits
+	clock.Add(50 * time.Second)
+	renewed := leased(queued, clock.Now().Add(time.Minute))
+	renewed.Attempt = 2
+	s.add([]pathhook.Job{renewed})
+	clock.Add(5 * time.Second) // past the old lease's last start
+	s.done(h, &pathhook.Result{DeliveryID: first.DeliveryID, Status: pathhook.DeliverySucceeded}, time.Second)
+	// Another webhook's job, for next to take if it dropped the delivery.
+	s.add([]pathhook.Job{leased(newJob("wh_b", 1, ""), clock.Now().Add(time.Minute))})
+	job, _, _ := s.next()
+	if job.DeliveryID != queued.DeliveryID || !job.LeaseUntil.Equal(renewed.LeaseUntil) || job.Attempt != 2 {
+		t.Fatalf("attempted %s attempt %d leased until %v, want %s attempt 2 until %v",
+			job.DeliveryID, job.Attempt, job.LeaseUntil, queued.DeliveryID, renewed.LeaseUntil)
+	}
+	if len(back.released) != 0 {
+		t.Errorf("released %v", back.released)
+	}
+}
+
+// TestSchedulerBreakerHoldsAWebhookWaitingItsTurn trips a webhook's breaker
+// (breakAfter failures in a row) while it waits in the ready list: no
+// second attempt starts beside the one in flight.
+func TestSchedulerBreakerHoldsAWebhookWaitingItsTurn(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 8, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	var jobs []pathhook.Job
+	for i := range 20 {
+		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
+	}
+	s.add(jobs)
+	var h *hook
+	for range breakAfter + 1 {
+		_, h, _ = s.next()
+	}
+	for i := range breakAfter {
+		s.done(h, &pathhook.Result{DeliveryID: jobs[i].DeliveryID, Status: pathhook.DeliveryPending}, time.Millisecond)
+	}
+	// One attempt is in flight and the webhook is in the ready list,
+	// before another webhook with a job.
+	other := leased(newJob("wh_b", 0, ""), until)
+	s.add([]pathhook.Job{other})
+	if job, _, _ := s.next(); job.DeliveryID != other.DeliveryID {
+		t.Fatalf("took %s beside the attempt in flight of a webhook whose breaker tripped, want %s", job.DeliveryID, other.DeliveryID)
+	}
+	s.done(h, &pathhook.Result{DeliveryID: jobs[breakAfter].DeliveryID, Status: pathhook.DeliveryPending}, time.Millisecond)
+	if job, _, _ := s.next(); job.DeliveryID != jobs[breakAfter+1].DeliveryID {
+		t.Fatalf("took %s once the attempt ended, want %s", job.DeliveryID, jobs[breakAfter+1].DeliveryID)
+	}
+}
+
 func TestSchedulerReleasesOnlyLeasesItStillHolds(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
