@@ -2,8 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/postgres"
@@ -108,20 +113,11 @@ func testGenerationCache(t *testing.T, db *sqlstore.DB, grouped bool) {
 	name, urls := read() // read from the database, and kept
 	want(name, urls, "P", "https://a.example/hook")
 
-	// A change that raises no generation (triggers off, as no node makes
-	// one) is not seen: the transaction reads from memory.
-	conn, err := sqldb.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"SET session_replication_role = replica",
-		"UPDATE webhooks SET url = 'https://unseen.example/' WHERE id = 'wh_1'",
-		"RESET session_replication_role"} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	conn.Close()
+	// A change that raises no generation (its trigger disabled, as no node
+	// disables it) is not seen: the transaction reads from memory.
+	exec("ALTER TABLE webhooks DISABLE TRIGGER webhooks_changed")
+	exec("UPDATE webhooks SET url = 'https://unseen.example/' WHERE id = 'wh_1'")
+	exec("ALTER TABLE webhooks ENABLE ALWAYS TRIGGER webhooks_changed")
 	name, urls = read()
 	want(name, urls, "P", "https://a.example/hook")
 
@@ -154,37 +150,191 @@ func testGenerationCache(t *testing.T, db *sqlstore.DB, grouped bool) {
 		t.Fatalf("a change of failing_since left the generation at %d", g)
 	}
 
+	// A session in replica mode raises it too (ENABLE ALWAYS).
+	before = generation()
+	conn, err := sqldb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SET session_replication_role = replica",
+		"UPDATE webhooks SET failing_since = NULL WHERE id = 'wh_1'", "RESET session_replication_role"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close()
+	if g := generation(); g <= before {
+		t.Fatalf("a change in replica mode left the generation at %d", g)
+	}
+
 	// A transaction that changes a webhook reads it back changed, though
-	// memory holds the pathway as it was.
-	read()
+	// memory holds the pathway as it was, whether or not it has looked at
+	// the generation before.
+	for _, first := range []string{"pathway", "webhooks"} {
+		read()
+		url := "https://" + first + ".example/hook"
+		err := db.Update(ctx, func(tx pathhook.Tx) error {
+			if first == "pathway" {
+				if _, err := tx.Pathway(ctx, "org_1", "pw_1"); err != nil {
+					return err
+				}
+			}
+			w, err := tx.Webhook(ctx, "org_1", "wh_1")
+			if err != nil {
+				return err
+			}
+			w.URL = ptr(url)
+			w.UpdatedAt = time.Now()
+			if err := tx.UpdateWebhook(ctx, w); err != nil {
+				return err
+			}
+			if _, err := tx.Pathway(ctx, "org_1", "pw_1"); err != nil {
+				return err
+			}
+			ws, err := tx.Webhooks(ctx, "org_1", "pw_1")
+			if err != nil {
+				return err
+			}
+			if got := deref(ws[0].URL); got != url {
+				t.Errorf("after its own change (%s read first) the transaction read URL %q", first, got)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, urls = read()
+		want(name, urls, "Q", url)
+	}
+
+	// What a caller changes in what it was given stays its own.
 	err = db.Update(ctx, func(tx pathhook.Tx) error {
+		p, err := tx.Pathway(ctx, "org_1", "pw_1")
+		if err != nil {
+			return err
+		}
+		p.Name = "changed by the caller"
 		ws, err := tx.Webhooks(ctx, "org_1", "pw_1")
 		if err != nil {
 			return err
 		}
-		w := ws[0]
-		w.URL = ptr("https://d.example/hook")
-		w.UpdatedAt = time.Now()
-		if err := tx.UpdateWebhook(ctx, &w); err != nil {
-			return err
-		}
-		if _, err := tx.Pathway(ctx, "org_1", "pw_1"); err != nil {
-			return err
-		}
-		ws, err = tx.Webhooks(ctx, "org_1", "pw_1")
-		if err != nil {
-			return err
-		}
-		if got := deref(ws[0].URL); got != "https://d.example/hook" {
-			t.Errorf("after its own change the transaction read URL %q", got)
-		}
+		*ws[0].URL = "https://changed.example/"
+		ws[0].Category = "changed"
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	name, urls = read()
-	want(name, urls, "Q", "https://d.example/hook")
+	want(name, urls, "Q", "https://webhooks.example/hook")
+}
+
+// TestGenerationTakesNoLockBeforeCommit changes two webhooks in opposite
+// orders in two transactions whose waits would form a cycle if a change
+// locked the generation's row at once: the second waits for the first's
+// webhook while holding the row, and the first's change waits for the
+// row. Raised at COMMIT, each transaction runs once.
+func TestGenerationTakesNoLockBeforeCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := postgres.OpenOptions(ctx, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	oneWebhook(t, db)
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO webhooks (id, org_id, pathway_id, category, url, enabled, created_at, updated_at)
+		VALUES ('wh_2', 'org_1', 'pw_1', 'rewards', 'https://c.example/', TRUE, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	change := func(tx pathhook.Tx, id, url string) error {
+		w, err := tx.Webhook(ctx, "org_1", id) // FOR UPDATE
+		if err != nil {
+			return err
+		}
+		w.URL = ptr(url)
+		return tx.UpdateWebhook(ctx, w)
+	}
+	var runsA, runsB atomic.Int32
+	held, proceed := make(chan struct{}), make(chan struct{})
+	var holding sync.Once
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() {
+		defer holding.Do(func() { close(held) })
+		errB = db.Update(ctx, func(tx pathhook.Tx) error {
+			first := runsB.Add(1) == 1
+			w, err := tx.Webhook(ctx, "org_1", "wh_2") // FOR UPDATE
+			if err != nil {
+				return err
+			}
+			if first {
+				holding.Do(func() { close(held) })
+				<-proceed
+			}
+			w.URL = ptr("https://b.example/")
+			return tx.UpdateWebhook(ctx, w)
+		})
+	})
+	<-held
+	wg.Go(func() {
+		errA = db.Update(ctx, func(tx pathhook.Tx) error {
+			runsA.Add(1)
+			if err := change(tx, "wh_1", "https://a.example/"); err != nil {
+				return err
+			}
+			return change(tx, "wh_2", "https://a.example/") // waits for B
+		})
+	})
+	// A comes to wait for wh_2 meanwhile; on a slow machine it may not,
+	// and the test passes without the cycle.
+	time.Sleep(200 * time.Millisecond)
+	close(proceed)
+	wg.Wait()
+	if errA != nil || errB != nil || runsA.Load() != 1 || runsB.Load() != 1 {
+		t.Errorf("A ran %d times (%v), B %d times (%v); want once each", runsA.Load(), errA, runsB.Load(), errB)
+	}
+}
+
+// TestGenerationOfTheChangedSchema changes a store's webhooks from a
+// session whose search_path leads to another store's schema: the changed
+// store's generation is raised.
+func TestGenerationOfTheChangedSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := freshSchema(t)
+	db, err := postgres.Open(ctx, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	oneWebhook(t, db)
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := pu.Query().Get("search_path")
+	other, err := postgres.Open(ctx, freshSchema(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	gen := func(table string) (g int64) {
+		t.Helper()
+		if err := other.SQL().QueryRowContext(ctx, "SELECT gen FROM "+table).Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	qualified := pgx.Identifier{schema, "cache_generation"}.Sanitize()
+	before, otherBefore := gen(qualified), gen("cache_generation")
+	if _, err := other.SQL().ExecContext(ctx, "UPDATE "+pgx.Identifier{schema, "webhooks"}.Sanitize()+" SET enabled = TRUE WHERE id = 'wh_1'"); err != nil {
+		t.Fatal(err)
+	}
+	if after, otherAfter := gen(qualified), gen("cache_generation"); after <= before || otherAfter != otherBefore {
+		t.Errorf("the changed schema's generation went from %d to %d, the session's from %d to %d; want only the first raised",
+			before, after, otherBefore, otherAfter)
+	}
 }
 
 func deref(s *string) string {

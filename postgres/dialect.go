@@ -114,8 +114,13 @@ func (dialect) GroupLockTimeout() (set, unset string) {
 	return "SET LOCAL lock_timeout = '200ms'", "SET LOCAL lock_timeout = DEFAULT"
 }
 
-// Generation is the table that migration 0002 keeps raised by triggers.
-func (dialect) Generation() string { return "cache_generation" }
+// Generation is the counter that migration 0002's triggers raise, with the
+// time the server started: a standby promoted, or a backup restored, may
+// count again from a lower value, but not on a server started at the same
+// moment.
+func (dialect) Generation() string {
+	return "(SELECT gen || '@' || extract(epoch FROM pg_postmaster_start_time()) FROM cache_generation WHERE id = 1)"
+}
 
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.

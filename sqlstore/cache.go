@@ -196,25 +196,28 @@ func clonePtr[T any](p *T) *T {
 }
 
 // On a database with a generation (Dialect.Generation: PostgreSQL), every
-// change to pathways or webhooks raises a counter in the transaction that
-// makes it, on whichever node, so nodes can keep what they read without
+// change to pathways or webhooks changes it, in the transaction that makes
+// the change, on whichever node, so nodes can keep what they read without
 // hearing from each other:
 //
 //   - Pathway, in a write transaction through a Pipe, reads a pathway,
 //     its webhooks and the generation in one statement, and so sees them
 //     as of one moment. The generation cache keeps the read, with that
 //     generation, once the transaction commits.
-//   - A later transaction asks the database for the generation once
-//     (when the cache holds a pathway it needs). A read kept with that
-//     generation is what a statement of its own would read now: under
-//     READ COMMITTED each statement sees the database anew, and nothing
-//     that read could show has changed since.
+//   - A later transaction asks the database for the generation once,
+//     when the cache holds a pathway it needs. A read kept with that
+//     generation is what the transaction would have read of the pathway
+//     at that moment: nothing that the read could show has changed.
 //   - A transaction that has changed webhooks or pathways, or may have,
 //     reads them from the database from then on (txn.changedCached), which
 //     shows it its own changes.
 //
-// In a group commit the calls then read nothing: without the cache, each
-// call for another pathway than the calls before it costs a round trip.
+// So a transaction sees pathways and webhooks as of its first look at the
+// generation, rather than as of each statement. In a group commit that
+// moment comes after every call in the group arrived: a call that arrives
+// after a change has committed is in a later group, and sees it. The
+// calls of a group then read nothing, where without the cache each call
+// for another pathway than the calls before it costs a round trip.
 
 // genCache holds the reads of pathways with their webhooks, by pathway,
 // each with the generation it was read at.
@@ -226,7 +229,7 @@ type genCache struct {
 // genRead is a pathway and its webhooks as read at generation gen.
 type genRead struct {
 	key  cacheKey
-	gen  int64
+	gen  string
 	read pathwayRead
 }
 
@@ -237,8 +240,10 @@ func (c *genCache) get(k cacheKey) (genRead, bool) {
 	return r, ok
 }
 
-// keep adds the reads of a transaction that has committed, where they are
-// newer than what the cache holds.
+// keep adds the reads of a transaction that has committed. Of two
+// transactions that read one pathway at different generations, the last
+// to commit is kept: if its read is the older, the next transaction reads
+// the pathway again.
 func (c *genCache) keep(reads []genRead) {
 	if len(reads) == 0 {
 		return
@@ -246,9 +251,6 @@ func (c *genCache) keep(reads []genRead) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range reads {
-		if old, ok := c.reads[r.key]; ok && old.gen >= r.gen {
-			continue
-		}
 		if c.reads == nil || len(c.reads) >= maxCachedPathways {
 			c.reads = map[cacheKey]genRead{}
 		}
@@ -260,8 +262,8 @@ func (c *genCache) keep(reads []genRead) {
 // read made at the generation the database holds now, which t asks for the
 // first time. It reports false where t cannot use the cache.
 func (t *txn) fromGeneration(ctx context.Context, key cacheKey) (pathwayRead, bool, error) {
-	table := t.db.dialect.Generation()
-	if table == "" || t.pipe == nil || t.changedCached {
+	generation := t.db.dialect.Generation()
+	if generation == "" || t.pipe == nil || t.changedCached {
 		return pathwayRead{}, false, nil
 	}
 	r, ok := t.db.genCache.get(key)
@@ -269,7 +271,7 @@ func (t *txn) fromGeneration(ctx context.Context, key cacheKey) (pathwayRead, bo
 		return pathwayRead{}, false, nil // reading the pathway tells the generation too
 	}
 	if !t.genKnown {
-		if err := t.queryRow(ctx, "SELECT gen FROM "+table+" WHERE id = 1").Scan(&t.gen); err != nil {
+		if err := t.queryRow(ctx, "SELECT "+generation).Scan(&t.gen); err != nil {
 			return pathwayRead{}, false, fail("cache generation", err)
 		}
 		t.genKnown = true

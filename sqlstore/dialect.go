@@ -55,11 +55,12 @@ type Dialect interface {
 	// deliveries claimable by any node, so that idle nodes are woken when
 	// it commits; "" if there is none.
 	NewWork() (query string, args []any)
-	// Generation returns the name of a table whose one row's gen column
-	// every change to pathways or webhooks raises in the transaction that
-	// makes it, or "" if the database keeps none. With one, write
-	// transactions through a Pipeliner keep pathways and their webhooks in
-	// memory between transactions (see cache.go).
+	// Generation returns an expression (a scalar subquery) whose value,
+	// text, every change to pathways or webhooks changes, in the
+	// transaction that makes it, and that never comes back, or "" if the
+	// database has none. With one, write transactions through a
+	// Pipeliner keep pathways and their webhooks in memory between
+	// transactions (see cache.go).
 	Generation() string
 }
 

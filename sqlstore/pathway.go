@@ -36,11 +36,7 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 			return &p, nil
 		}
 	} else if t.write {
-		r, err := t.pathwayRead(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return &r.pathway, nil
+		return t.pathwayRead(ctx, key)
 	}
 	gen := t.db.cache.current()
 	p := &pathhook.Pathway{}
@@ -54,23 +50,24 @@ func (t *txn) Pathway(ctx context.Context, orgID, id string) (*pathhook.Pathway,
 	return p, nil
 }
 
-// pathwayRead returns a pathway and its webhooks for a write transaction
-// without the cache: what the transaction read of them before, or the
-// generation cache holds for it, or else a read of both in one statement.
-// Callers may change what it returns.
-func (t *txn) pathwayRead(ctx context.Context, key cacheKey) (pathwayRead, error) {
+// pathwayRead returns a pathway for a write transaction without the cache:
+// what the transaction read of it and its webhooks before, or what the
+// generation cache holds, or else a read of both in one statement, which
+// Webhooks answers from next.
+func (t *txn) pathwayRead(ctx context.Context, key cacheKey) (*pathhook.Pathway, error) {
 	r, ok := t.read[key]
 	if !ok {
 		var err error
 		if r, ok, err = t.fromGeneration(ctx, key); err != nil {
-			return pathwayRead{}, err
+			return nil, err
 		}
 		if !ok {
 			return t.pathwayAndWebhooks(ctx, key)
 		}
 		t.remember(key, r)
 	}
-	return pathwayRead{pathway: r.pathway, webhooks: copyWebhooks(r.webhooks)}, nil
+	p := r.pathway
+	return &p, nil
 }
 
 // remember keeps what the transaction knows of a pathway and its webhooks
@@ -84,12 +81,12 @@ func (t *txn) remember(key cacheKey, r pathwayRead) {
 
 // pathwayAndWebhooksQuery reads a pathway with its webhooks, one row per
 // webhook, or one row with an empty webhook id if it has none; each row
-// starts with the generation that the table generation holds, or 0 if
-// there is none.
+// starts with the value of the expression generation (Dialect.Generation),
+// or ” if there is none.
 func pathwayAndWebhooksQuery(generation string) string {
-	gen := "0"
+	gen := "''"
 	if generation != "" {
-		gen = "(SELECT gen FROM " + generation + " WHERE id = 1)"
+		gen = generation
 	}
 	return "SELECT " + gen + `, p.id, p.org_id, p.name, p.description, p.created_at, p.updated_at,
 	COALESCE(w.id, ''), COALESCE(w.org_id, ''), COALESCE(w.pathway_id, ''), COALESCE(w.category, ''), w.url,
@@ -106,36 +103,36 @@ func pathwayAndWebhooksQuery(generation string) string {
 // from this read (txn.read) until the transaction changes webhooks or
 // pathways, and, on a database with a generation, so does the generation
 // cache once the transaction commits.
-func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (pathwayRead, error) {
+func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.Pathway, error) {
 	generation := t.db.dialect.Generation()
 	rows, err := t.query(ctx, t.db.pathwayQuery, key.org, key.pathway)
 	if err != nil {
-		return pathwayRead{}, fail("pathway", err)
+		return nil, fail("pathway", err)
 	}
 	defer rows.Close()
-	var gen int64
+	var gen string
 	var p *pathhook.Pathway
 	ws := []pathhook.Webhook{}
 	for rows.Next() {
 		var row pathhook.Pathway
 		var w pathhook.Webhook
 		if err := rows.Scan(append(append([]any{&gen}, pathwayDest(&row)...), webhookDest(&w)...)...); err != nil {
-			return pathwayRead{}, fail("pathway", err)
+			return nil, fail("pathway", err)
 		}
 		p = &row
 		if w.ID == "" {
 			continue // the pathway has no webhooks
 		}
 		if err := t.db.unseal(&w); err != nil {
-			return pathwayRead{}, err
+			return nil, err
 		}
 		ws = append(ws, w)
 	}
 	if err := rows.Err(); err != nil {
-		return pathwayRead{}, fail("pathway", err)
+		return nil, fail("pathway", err)
 	}
 	if p == nil {
-		return pathwayRead{}, pathhook.NotFound("pathway", key.pathway)
+		return nil, pathhook.NotFound("pathway", key.pathway)
 	}
 	r := pathwayRead{pathway: *p, webhooks: ws}
 	t.remember(key, r)
@@ -144,7 +141,7 @@ func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (pathwayRead
 		t.gen, t.genKnown = gen, true
 		t.genFills = append(t.genFills, genRead{key: key, gen: gen, read: r})
 	}
-	return pathwayRead{pathway: r.pathway, webhooks: copyWebhooks(ws)}, nil
+	return p, nil
 }
 
 // Pathways lists up to page.Limit of org's pathways older than the cursor,

@@ -56,7 +56,7 @@ type txn struct {
 	// gen is the generation that a statement of this transaction read
 	// last, if genKnown, and genFills the reads that the generation cache
 	// keeps if the transaction commits (a dialect with a Generation).
-	gen      int64
+	gen      string
 	genKnown bool
 	genFills []genRead
 }

@@ -10,27 +10,32 @@ CREATE TABLE cache_generation (
 );
 INSERT INTO cache_generation (id, gen) VALUES (1, 0);
 
--- Statement triggers with the changed rows, so that a statement that
--- changes no row (the results' update of failing_since usually does not)
--- neither raises the generation nor waits for its row.
+-- The counter of the changed table's own schema, whatever the session's
+-- search_path.
 CREATE FUNCTION raise_cache_generation() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF EXISTS (SELECT FROM changed) THEN
-		UPDATE cache_generation SET gen = gen + 1 WHERE id = 1;
-	END IF;
+	EXECUTE format('UPDATE %I.cache_generation SET gen = gen + 1 WHERE id = 1', TG_TABLE_SCHEMA);
 	RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER pathways_inserted AFTER INSERT ON pathways REFERENCING NEW TABLE AS changed
+-- Deferred to COMMIT, for each changed row: a transaction takes the
+-- counter's row lock last, when it waits for nothing else, so that no two
+-- transactions that change webhooks can wait for each other through it;
+-- a statement that changes no row (the results' update of failing_since
+-- usually changes none) takes nothing. ALWAYS: they fire in a session
+-- with session_replication_role = replica too (logical replication's
+-- apply, some tools). Only disabling them (pg_restore --disable-triggers)
+-- keeps changes from raising the generation: restart the nodes after it.
+CREATE CONSTRAINT TRIGGER pathways_changed AFTER INSERT OR UPDATE OR DELETE ON pathways
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION raise_cache_generation();
+CREATE CONSTRAINT TRIGGER webhooks_changed AFTER INSERT OR UPDATE OR DELETE ON webhooks
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION raise_cache_generation();
+CREATE TRIGGER pathways_truncated AFTER TRUNCATE ON pathways
 	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
-CREATE TRIGGER pathways_updated AFTER UPDATE ON pathways REFERENCING NEW TABLE AS changed
+CREATE TRIGGER webhooks_truncated AFTER TRUNCATE ON webhooks
 	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
-CREATE TRIGGER pathways_deleted AFTER DELETE ON pathways REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
-CREATE TRIGGER webhooks_inserted AFTER INSERT ON webhooks REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
-CREATE TRIGGER webhooks_updated AFTER UPDATE ON webhooks REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
-CREATE TRIGGER webhooks_deleted AFTER DELETE ON webhooks REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION raise_cache_generation();
+ALTER TABLE pathways ENABLE ALWAYS TRIGGER pathways_changed;
+ALTER TABLE pathways ENABLE ALWAYS TRIGGER pathways_truncated;
+ALTER TABLE webhooks ENABLE ALWAYS TRIGGER webhooks_changed;
+ALTER TABLE webhooks ENABLE ALWAYS TRIGGER webhooks_truncated;
