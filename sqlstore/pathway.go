@@ -82,7 +82,7 @@ func (t *txn) remember(key cacheKey, r pathwayRead) {
 // pathwayAndWebhooksQuery reads a pathway with its webhooks, one row per
 // webhook, or one row with an empty webhook id if it has none; each row
 // starts with the value of the expression generation (Dialect.Generation),
-// or ” if there is none.
+// or an empty string if there is none.
 func pathwayAndWebhooksQuery(generation string) string {
 	gen := "''"
 	if generation != "" {
