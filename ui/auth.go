@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/pathhook/pathhook"
 )
@@ -102,10 +103,17 @@ func (h *handler) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// localPath returns p if it is a path on this site, else "/pathways": a
-// sign-in link must not send the admin elsewhere.
+// localPath returns p if it is a plain path on this site, else "/pathways":
+// a sign-in link must not send the admin elsewhere. Browsers read a
+// backslash as a slash and drop tabs and line breaks, so "/\t/evil.example"
+// would reach them as "//evil.example": p may hold neither, nor any other
+// control character.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return "/pathways"
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/pathways"
 	}
 	return p

@@ -59,13 +59,47 @@ func TestSigninNextStaysLocal(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	for next, want := range map[string]string{
-		"/webhooks/x": "/webhooks/x", "//evil.example": "/pathways", "https://evil.example/": "/pathways", "/\\evil": "/pathways",
+		"/webhooks/x": "/webhooks/x", "/pathways?cursor=pw_1#top": "/pathways?cursor=pw_1#top",
+		"//evil.example": "/pathways", "https://evil.example/": "/pathways", "/\\evil": "/pathways",
+		// Browsers drop tabs and line breaks from a URL, so each of these
+		// would be //evil.example once it reached the address bar.
+		"/\t/evil.example": "/pathways", "/\r\n/evil.example": "/pathways", "/\n/evil.example": "/pathways",
+		"/\x00/evil.example": "/pathways", "/\x7f/evil.example": "/pathways", "/a\\..\\\\evil.example": "/pathways",
+		"\t//evil.example": "/pathways", "javascript:alert(1)": "/pathways", "": "/pathways",
 	} {
-		res, _ := e.browser(t).post("/signin", url.Values{"key": {e.keyA}, "next": {next}})
-		if got := res.Header.Get("Location"); got != want {
-			t.Errorf("next %q: redirect to %q, want %q", next, got, want)
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(url.Values{"key": {e.keyA}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if status, got := redirect(t, nil, req); status != http.StatusSeeOther || got != want {
+			t.Errorf("POST next %q: %d to %q, want 303 to %q", next, status, got, want)
 		}
 	}
+	// A signed-in admin who follows a sign-in link is sent on at once.
+	b := e.signedIn(t, e.keyA)
+	for _, next := range []string{"/%09/evil.example", "/%0d%0a/evil.example", "/%0a/evil.example", "/%5c/evil.example", "//evil.example", "/%00/evil.example"} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/signin?next="+next, nil)
+		if status, got := redirect(t, b, req); status != http.StatusSeeOther || got != "/pathways" {
+			t.Errorf("GET ?next=%s: %d to %q, want 303 to /pathways", next, status, got)
+		}
+	}
+}
+
+// redirect sends req with b's cookies (none if b is nil) and returns the
+// answer's status and Location header as they came: an http.Client would
+// refuse to parse a Location that holds a control character, which is what
+// the test needs to see.
+func redirect(t *testing.T, b *browser, req *http.Request) (int, string) {
+	t.Helper()
+	if b != nil {
+		for _, c := range b.c.Jar.Cookies(req.URL) {
+			req.AddCookie(c)
+		}
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("Location")
 }
 
 func TestCSRFRequired(t *testing.T) {
