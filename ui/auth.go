@@ -2,6 +2,7 @@ package ui
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -84,10 +85,31 @@ func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, a *actor) bo
 	if !h.sameOrigin(w, r) {
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r, a) {
+		return false
+	}
 	token := r.PostFormValue("csrf")
 	if subtle.ConstantTimeCompare([]byte(token), []byte(a.csrf)) != 1 {
 		h.forbidden(w, r, a, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// readForm reads a POST's form, answering itself a body over
+// maxFormBytes (413) or one that is not a form (400). Without it a form
+// that is too large reads as empty, and fails the CSRF check as if it had
+// expired.
+func (h *handler) readForm(w http.ResponseWriter, r *http.Request, a *actor) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := r.ParseForm()
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		h.message(w, r, a, http.StatusRequestEntityTooLarge, "Form too large",
+			"This form is larger than 1 MiB (1,048,576 bytes), so nothing was saved. Shorten what you typed and try again.")
+		return false
+	} else if err != nil {
+		h.message(w, r, a, http.StatusBadRequest, "Form not readable",
+			"This form could not be read, so nothing was saved. Go back, reload the page and try again.")
 		return false
 	}
 	return true
@@ -142,7 +164,9 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 	if !h.sameOrigin(w, r) {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !h.readForm(w, r, nil) {
+		return
+	}
 	next := localPath(r.PostFormValue("next"))
 	key, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
 	if err != nil {

@@ -181,3 +181,35 @@ func TestRevokedKeyEndsSession(t *testing.T) {
 		t.Fatalf("revoked key: status %d", res.StatusCode)
 	}
 }
+
+// TestFormBodyLimit: a form over 1 MiB is 413 and changes nothing, signed
+// in or not; exactly 1 MiB is read.
+func TestFormBodyLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.signedIn(t, e.keyA)
+	token := b.csrf()
+	form := func(size int) string {
+		head := url.Values{"csrf": {token}, "name": {"Big"}}.Encode() + "&description="
+		return head + strings.Repeat("a", size-len(head))
+	}
+	post := func(path, body string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return b.do(req)
+	}
+	res, body := post("/pathways", form(1<<20+1))
+	mustStatus(t, res, body, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(body, "larger than 1 MiB") {
+		t.Errorf("413 page does not say why:\n%s", short(body))
+	}
+	res, body = e.browser(t).post("/signin", url.Values{"key": {e.keyA}, "next": {strings.Repeat("a", 1<<20)}})
+	mustStatus(t, res, body, http.StatusRequestEntityTooLarge)
+	if ps, _, _ := e.svc.Pathways(context.Background(), e.orgA, pathhook.Page{}); len(ps) != 0 {
+		t.Fatalf("a form over 1 MiB created %d pathways", len(ps))
+	}
+	// Exactly 1 MiB is read: its description is too long for a pathway,
+	// which the form says.
+	res, body = post("/pathways", form(1<<20))
+	mustStatus(t, res, body, http.StatusUnprocessableEntity)
+}
