@@ -130,11 +130,13 @@ func (in *WebhookSetup) grace() (time.Duration, error) {
 	if in.GracePeriodSeconds == nil {
 		return DefaultGracePeriod, nil
 	}
-	g := time.Duration(*in.GracePeriodSeconds) * time.Second
-	if g < 0 || g > MaxGracePeriod {
-		return 0, Invalid("grace_period_seconds", "must be between 0 and %d", int(MaxGracePeriod/time.Second))
+	// The range is checked on the seconds: multiplied first, a number of
+	// seconds beyond about 292 years wraps round to a Duration in range.
+	max := int(MaxGracePeriod / time.Second)
+	if g := *in.GracePeriodSeconds; g < 0 || g > max {
+		return 0, Invalid("grace_period_seconds", "must be between 0 and %d", max)
 	}
-	return g, nil
+	return time.Duration(*in.GracePeriodSeconds) * time.Second, nil
 }
 
 // SetupWebhook sets a webhook's URL and, when given, its secret. The secret

@@ -60,6 +60,12 @@ func TestErrors(t *testing.T) {
 		{"secret with a space", "PUT", hook, secret(strings.Repeat("a", 20) + " bcd"), 422, "secret"},
 		{"first setup without secret", "PUT", idle, map[string]any{"url": "https://example.com/hook"}, 422, "secret"},
 		{"bad grace period", "POST", hook + "/secret", map[string]any{"grace_period_seconds": -1}, 422, "grace_period_seconds"},
+		// 36028797018963969 s is 1 s more than 2^64 ns: as a Duration it
+		// wraps round to 1 s.
+		{"grace period that wraps", "PUT", hook, `{"url":"https://example.com/hook","secret":"` + strings.Repeat("n3w-secret", 3) + `","grace_period_seconds":36028797018963969}`, 422, "grace_period_seconds"},
+		{"grace period beyond int64", "PUT", hook, `{"url":"https://example.com/hook","secret":"` + strings.Repeat("n3w-secret", 3) + `","grace_period_seconds":9223372036854775808}`, 422, "grace_period_seconds"},
+		{"negative grace period on setup", "PUT", hook, `{"url":"https://example.com/hook","secret":"` + strings.Repeat("n3w-secret", 3) + `","grace_period_seconds":-9223372036854775808}`, 422, "grace_period_seconds"},
+		{"grace period a week and a second", "PUT", hook, `{"url":"https://example.com/hook","secret":"` + strings.Repeat("n3w-secret", 3) + `","grace_period_seconds":604801}`, 422, "grace_period_seconds"},
 		{"switch without enabled", "PATCH", hook, `{}`, 422, "enabled"},
 		{"enable not set up", "PATCH", idle, map[string]any{"enabled": true}, 409, ""},
 		{"test disabled", "POST", idle + "/test", nil, 409, ""},
