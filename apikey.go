@@ -122,15 +122,46 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (string,
 }
 
 // EnsureAPIKey makes sure that key, given by the operator, is a live key of
-// the org. It is stored as a hash like any other.
+// the org. It is stored as a hash like any other. A key that was revoked, or
+// that is another org's, is ECONFLICT: storing it again would bring a
+// revoked key back, or give one key two orgs.
 func (s *Service) EnsureAPIKey(ctx context.Context, orgID, name, key string) (*APIKey, error) {
 	if len(key) < MinAPIKeyLen {
 		return nil, Invalid("PATHHOOK_ADMIN_KEY", "must be at least %d characters", MinAPIKeyLen)
 	}
-	if k, err := s.Authenticate(ctx, key); err == nil && k.OrgID == orgID {
-		return k, nil
+	k, err := s.knownAPIKey(ctx, orgID, key)
+	if err != nil || k != nil {
+		return k, err
 	}
-	return s.storeAPIKey(ctx, orgID, name, key)
+	k, err = s.storeAPIKey(ctx, orgID, name, key)
+	if ErrorCode(err) == ECONFLICT {
+		// Another process (a second node starting) stored it first.
+		if known, kerr := s.knownAPIKey(ctx, orgID, key); known != nil || kerr != nil {
+			return known, kerr
+		}
+	}
+	return k, err
+}
+
+// knownAPIKey returns key if it is a live key of the org, nil if it is no
+// key at all, and ECONFLICT if it was revoked or is another org's.
+func (s *Service) knownAPIKey(ctx context.Context, orgID, key string) (*APIKey, error) {
+	var k *APIKey
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		k, err = tx.APIKeyByHash(ctx, HashAPIKey(key))
+		return err
+	})
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case k.RevokedAt != nil:
+		return nil, Errorf(ECONFLICT, "this key was revoked (%s, %s, at %s)", k.ID, k.Hint, k.RevokedAt.UTC().Format(time.RFC3339))
+	case k.OrgID != orgID:
+		return nil, Errorf(ECONFLICT, "this key belongs to another org")
+	}
+	return k, nil
 }
 
 func (s *Service) storeAPIKey(ctx context.Context, orgID, name, key string) (*APIKey, error) {

@@ -23,7 +23,7 @@ func testOrgsAndKeys(t *testing.T, h *harness) {
 	if !bytes.Equal(got.Hash, pathhook.HashAPIKey(key)) || !got.CreatedAt.Equal(k.CreatedAt) {
 		t.Errorf("key read back = %+v, want %+v", got, k)
 	}
-	_, k2 := must3(t)(h.svc.CreateAPIKey(h.ctx, h.org, "second"))
+	key2, k2 := must3(t)(h.svc.CreateAPIKey(h.ctx, h.org, "second"))
 	keys := must(h.svc.APIKeys(h.ctx, h.org))(t)
 	eqSlice(t, "keys, newest first", ids(keys, func(k pathhook.APIKey) string { return k.ID }), []string{k2.ID, k.ID})
 	must(h.svc.RevokeAPIKey(h.ctx, h.org, k.ID))(t)
@@ -37,7 +37,33 @@ func testOrgsAndKeys(t *testing.T, h *harness) {
 	if has := must(h.svc.HasAPIKeys(h.ctx))(t); !has {
 		t.Error("HasAPIKeys = false after creating keys")
 	}
+	testEnsureAPIKey(t, h, key, key2, k2.ID, other.ID)
 	testKeyRevokedElsewhere(t, h)
+}
+
+// testEnsureAPIKey: an operator's key is stored once and found again, but
+// a revoked key is not brought back, nor another org's key given to this
+// one: both are ECONFLICT.
+func testEnsureAPIKey(t *testing.T, h *harness, revoked, live, liveID, otherOrg string) {
+	got := must(h.svc.EnsureAPIKey(h.ctx, h.org, "admin", live))(t)
+	eq(t, "EnsureAPIKey of a live key", got.ID, liveID)
+	const fresh = "operator-key-0123456789abcdef"
+	first := must(h.svc.EnsureAPIKey(h.ctx, h.org, "admin", fresh))(t)
+	got = must(h.svc.EnsureAPIKey(h.ctx, h.org, "admin", fresh))(t)
+	eq(t, "EnsureAPIKey twice", got.ID, first.ID)
+	for _, c := range []struct{ org, key, want string }{
+		{h.org, revoked, "this key was revoked"},
+		{otherOrg, live, "this key belongs to another org"},
+	} {
+		_, err := h.svc.EnsureAPIKey(h.ctx, c.org, "admin", c.key)
+		wantCode(t, err, pathhook.ECONFLICT)
+		if msg := pathhook.ErrorMessage(err); !strings.HasPrefix(msg, c.want) {
+			t.Errorf("EnsureAPIKey: %q, want a message that begins %q", msg, c.want)
+		}
+	}
+	if _, err := h.svc.Authenticate(h.ctx, revoked); pathhook.ErrorCode(err) != pathhook.EUNAUTHORIZED {
+		t.Errorf("a revoked key after EnsureAPIKey: %v, want it still refused", err)
+	}
 }
 
 // testKeyRevokedElsewhere revokes a key through another Service on the same

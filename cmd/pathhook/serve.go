@@ -271,6 +271,12 @@ func bootstrap(ctx context.Context, svc *pathhook.Service, c *config, addr strin
 			return err
 		}
 		_, err = svc.EnsureAPIKey(ctx, o.ID, "PATHHOOK_ADMIN_KEY", c.adminKey)
+		if pathhook.ErrorCode(err) == pathhook.ECONFLICT {
+			// In the operator's terms, and without the domain error's own
+			// "pathhook: conflict:", which main's prefix would double.
+			return fmt.Errorf("PATHHOOK_ADMIN_KEY: %s: set it to a new key of at least %d characters, or unset it and sign in with another key of org %q (pathhook apikey create --org %[3]s)",
+				pathhook.ErrorMessage(err), pathhook.MinAPIKeyLen, pathhook.DefaultOrg)
+		}
 		return err
 	}
 	has, err := svc.HasAPIKeys(ctx)
