@@ -105,6 +105,9 @@ func (s *Service) Enrol(ctx context.Context, orgID, pathwayID string, in Enrolme
 
 // Enrolment returns one learner's enrolment in one of org's pathways.
 func (s *Service) Enrolment(ctx context.Context, orgID, pathwayID, learnerID string) (*Enrolment, error) {
+	if !CanBeID(learnerID) {
+		return nil, Errorf(ENOTFOUND, "learner %q is not enrolled in pathway %q", learnerID, pathwayID)
+	}
 	var en *Enrolment
 	err := s.store.View(ctx, func(tx Tx) (err error) {
 		if _, err = tx.Pathway(ctx, orgID, pathwayID); err != nil {
@@ -163,9 +166,14 @@ func (s *Service) Complete(ctx context.Context, orgID, pathwayID, learnerID stri
 	var v validation
 	if in.ActivityID == "" {
 		v.add("activity_id", "is required")
+	} else if !CanBeID(in.ActivityID) {
+		v.add("activity_id", "is not an activity of this pathway")
 	}
 	if err := v.err(); err != nil {
 		return nil, err
+	}
+	if !CanBeID(learnerID) {
+		return nil, Errorf(ENOTFOUND, "learner %q is not enrolled in pathway %q", learnerID, pathwayID)
 	}
 	now := s.clock.now()
 	c := &Completion{OrgID: orgID, PathwayID: pathwayID, LearnerID: learnerID, ActivityID: in.ActivityID, CreatedAt: now,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -31,13 +32,28 @@ func (in *PathwayInput) validate() error {
 	var v validation
 	in.Name = strings.TrimSpace(in.Name)
 	checkText(&v, "name", in.Name, 200, true)
-	checkText(&v, "description", in.Description, 5000, false)
+	checkLines(&v, "description", in.Description, 5000)
 	return v.err()
 }
 
 // checkText adds a field error when s is missing (and required), too long,
-// or not valid UTF-8.
+// not valid UTF-8, or holds a control character. A name or a title is one
+// line; a control character in it is a mistake or a trick (a terminal
+// escape, a NUL that PostgreSQL cannot store at all), never meant.
 func checkText(v *validation, field, s string, max int, required bool) {
+	checkRunes(v, field, s, max, required, unicode.IsControl)
+}
+
+// checkLines is checkText for text of several lines, such as a
+// description: tabs and line breaks (CR, LF) are allowed, as a form's
+// textarea sends them; other control characters are not.
+func checkLines(v *validation, field, s string, max int) {
+	checkRunes(v, field, s, max, false, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+	})
+}
+
+func checkRunes(v *validation, field, s string, max int, required bool, refused func(rune) bool) {
 	switch {
 	case required && s == "":
 		v.add(field, "is required")
@@ -45,7 +61,20 @@ func checkText(v *validation, field, s string, max int, required bool) {
 		v.add(field, "must be valid UTF-8")
 	case utf8.RuneCountInString(s) > max:
 		v.add(field, "must be at most %d characters", max)
+	default:
+		if i := strings.IndexFunc(s, refused); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			v.add(field, "must not contain control characters (character %d is U+%04X)", utf8.RuneCountInString(s[:i])+1, r)
+		}
 	}
+}
+
+// CanBeID reports whether s could be an id or a learner id at all:
+// valid UTF-8 without control characters, as every id that pathhook makes
+// or accepts is. Anything else is no id at all, and must not reach the
+// database, which may refuse it outright (PostgreSQL: NUL, bad UTF-8).
+func CanBeID(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // CreatePathway creates a pathway in org with its three webhooks, one per
@@ -119,6 +148,9 @@ func (p Page) normalize() (Page, error) {
 		p.Limit = DefaultPageLimit
 	case p.Limit < 1 || p.Limit > MaxPageLimit:
 		return p, Invalid("limit", "must be between 1 and %d", MaxPageLimit)
+	}
+	if !CanBeID(p.Cursor) {
+		return p, Invalid("cursor", "is not a cursor of this list")
 	}
 	p.Limit++
 	return p, nil

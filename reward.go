@@ -74,6 +74,8 @@ func (in *RewardInput) validate() validation {
 	case UnlockActivityCompleted:
 		if in.ActivityID == nil || *in.ActivityID == "" {
 			v.add("activity_id", "is required when unlock_on is activity_completed")
+		} else if !CanBeID(*in.ActivityID) {
+			v.add("activity_id", "is not an activity of this pathway")
 		}
 	case "":
 		v.add("unlock_on", "is required")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Webhook carries the events of one category of a pathway to an
@@ -92,6 +93,9 @@ func ParseWebhookURL(raw string, allowHTTP bool) (*url.URL, *Error) {
 	}
 	if len(raw) > 2048 {
 		return nil, Invalid(field, "must be at most 2048 characters")
+	}
+	if !utf8.ValidString(raw) {
+		return nil, Invalid(field, "must be valid UTF-8")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

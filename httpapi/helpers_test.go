@@ -3,10 +3,14 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,8 +18,11 @@ import (
 	"time"
 
 	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/postgres"
 	"github.com/pathhook/pathhook/sqlite"
 	"github.com/pathhook/pathhook/sqlstore"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make schemas
 )
 
 // fixture is a real API server on 127.0.0.1 over a real SQLite file, with
@@ -35,15 +42,75 @@ type tenant struct {
 	key string
 }
 
-// setup starts a fixture; opts may change the server's Config.
+// setup starts a fixture on SQLite; opts may change the server's Config.
 func setup(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pathhook.db"), nil)
+	return setupOn(t, openSQLite(t), opts...)
+}
+
+// stores are the stores that a test of what reaches the database runs on.
+var stores = []struct {
+	name string
+	open func(*testing.T) *sqlstore.DB
+}{
+	{"SQLite", openSQLite},
+	{"PostgreSQL", openPostgres},
+}
+
+func openSQLite(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pathhook.db"), nil)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// openPostgres opens a store in a schema of its own in the database that
+// PATHHOOK_TEST_POSTGRES names, dropped when t ends, or skips t; with
+// PATHHOOK_REQUIRE_POSTGRES=1 (as in CI) a missing database fails it.
+func openPostgres(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	base := os.Getenv("PATHHOOK_TEST_POSTGRES")
+	if base == "" {
+		if os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("PATHHOOK_REQUIRE_POSTGRES=1 but PATHHOOK_TEST_POSTGRES is not set")
+		}
+		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := "pathhook_httpapi_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := postgres.Open(context.Background(), u.String(), nil)
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// setupOn starts a fixture on db; opts may change the server's Config.
+func setupOn(t *testing.T, db *sqlstore.DB, opts ...func(*Config)) *fixture {
+	t.Helper()
 	svc := pathhook.NewService(pathhook.Config{Store: db})
 	cfg := Config{Service: svc, Platform: "Falkor", Ready: func(context.Context) error { return nil }}
 	for _, o := range opts {

@@ -28,10 +28,33 @@ func (s *server) handle(rt route) http.Handler {
 				return
 			}
 		}
+		if err := checkPathIDs(r, rt.path); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := rt.handler(w, r, key); err != nil {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// checkPathIDs answers 404 for a route whose path holds, where an id goes,
+// something that cannot be an id: bytes that are not UTF-8, or a control
+// character. No such id exists, and PostgreSQL would refuse the query
+// (a NUL or bad UTF-8 in text is an error there, not a miss).
+func checkPathIDs(r *http.Request, pattern string) error {
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		name := rest[i+1 : i+j]
+		if v := r.PathValue(name); !pathhook.CanBeID(v) {
+			return pathhook.Errorf(pathhook.ENOTFOUND, "no such resource: the path's %s %q is not valid UTF-8 or holds a control character", name, v)
+		}
+		rest = rest[i+j+1:]
+	}
 }
 
 // authenticate finds the caller's API key in the Authorization header and

@@ -287,3 +287,58 @@ func testAwards(t *testing.T, h *harness) {
 	}
 	eqSlice(t, "reward events", h.eventTypes(t, wr.ID), []string{pathhook.TypeRewardUnlocked})
 }
+
+// testBadBytes: text with a control character, and ids and cursors that
+// are not UTF-8 or hold a NUL, are refused before they reach the store
+// (PostgreSQL cannot store them, and fails the statement), as invalid input
+// or as not found, and change nothing.
+func testBadBytes(t *testing.T, h *harness) {
+	p := h.pathway(t, "P")
+	a := must(h.svc.CreateActivity(h.ctx, h.org, p.ID, pathhook.ActivityInput{Title: "A", Kind: pathhook.ActivityOnline}))(t)
+	h.enrol(t, p, "ada")
+	w := h.enable(t, p, pathhook.CategoryEnrolments)
+	for _, c := range []struct {
+		name, code string
+		call       func() error
+	}{
+		{"NUL in a pathway's name", pathhook.EINVALID, func() error {
+			_, err := h.svc.CreatePathway(h.ctx, h.org, pathhook.PathwayInput{Name: "a\x00b"})
+			return err
+		}},
+		{"NUL in a learner's name", pathhook.EINVALID, func() error {
+			_, err := h.svc.Enrol(h.ctx, h.org, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "bob", Name: "\x00"}})
+			return err
+		}},
+		{"not UTF-8 in the pathways' cursor", pathhook.EINVALID, func() error {
+			_, _, err := h.svc.Pathways(h.ctx, h.org, pathhook.Page{Cursor: "pw_\xff"})
+			return err
+		}},
+		{"NUL in the enrolments' cursor", pathhook.EINVALID, func() error {
+			_, _, err := h.svc.Enrolments(h.ctx, h.org, p.ID, pathhook.Page{Cursor: "\x00"})
+			return err
+		}},
+		{"NUL in the deliveries' cursor", pathhook.EINVALID, func() error {
+			_, _, err := h.svc.Deliveries(h.ctx, h.org, w.ID, "", pathhook.Page{Cursor: "dlv_\x00"})
+			return err
+		}},
+		{"NUL in a completion's activity", pathhook.EINVALID, func() error {
+			_, err := h.svc.Complete(h.ctx, h.org, p.ID, "ada", pathhook.CompletionInput{ActivityID: "act_\x00"})
+			return err
+		}},
+		{"not UTF-8 in a completion's learner", pathhook.ENOTFOUND, func() error {
+			_, err := h.svc.Complete(h.ctx, h.org, p.ID, "ada\xff", pathhook.CompletionInput{ActivityID: a.ID})
+			return err
+		}},
+		{"NUL in an enrolment's learner", pathhook.ENOTFOUND, func() error {
+			_, err := h.svc.Enrolment(h.ctx, h.org, p.ID, "\x00")
+			return err
+		}},
+	} {
+		if err := c.call(); pathhook.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want %s", c.name, err, c.code)
+		}
+	}
+	ps, _ := must2p(t)(h.svc.Pathways(h.ctx, h.org, pathhook.Page{}))
+	eq(t, "pathways after refused input", len(ps), 1)
+	eqSlice(t, "events after refused input", h.eventTypes(t, w.ID), []string{})
+}

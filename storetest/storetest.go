@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Activities and rewards", testActivitiesAndRewards},
 		{"Enrolments", testEnrolments},
 		{"Enrolment pages", testEnrolmentPages},
+		{"Text and ids that cannot be stored", testBadBytes},
 		{"Completions", testCompletions},
 		{"Attendance", testAttendance},
 		{"Awards", testAwards},

@@ -64,6 +64,12 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 		if r.Method == http.MethodPost && !h.checkPost(w, r, a) {
 			return
 		}
+		if !pathhook.CanBeID(r.PathValue("id")) {
+			// Not UTF-8, or a control character: no such thing exists,
+			// and PostgreSQL would refuse the query rather than miss.
+			h.notFound(w, r, a)
+			return
+		}
 		fn(w, r, a)
 	}
 }

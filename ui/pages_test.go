@@ -199,3 +199,23 @@ func mustFieldError(t *testing.T, body, id, msg string) {
 		t.Fatalf("error beside %s is %q, want %q", id, got, msg)
 	}
 }
+
+// TestPagesRefuseIDsThatCannotBe: an id in the path that is not UTF-8 or
+// holds a control character is a 404 page, and a form's text with a
+// control character is refused beside its field.
+func TestPagesRefuseIDsThatCannotBe(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.signedIn(t, e.keyA)
+	for _, p := range []string{"/pathways/pw_%00", "/pathways/%ff", "/webhooks/wh_%00", "/webhooks/%ff/setup", "/deliveries/%00"} {
+		res, body := b.get(p)
+		mustStatus(t, res, body, http.StatusNotFound)
+	}
+	res, body := b.submit("/pathways", url.Values{"name": {"a\x00b"}})
+	mustStatus(t, res, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "control characters") {
+		t.Errorf("the form does not say what is wrong:\n%s", short(body))
+	}
+	res, body = b.get("/pathways?cursor=%ff")
+	mustStatus(t, res, body, http.StatusUnprocessableEntity)
+}
