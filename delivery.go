@@ -109,6 +109,9 @@ func (s *Service) Deliveries(ctx context.Context, orgID, webhookID, status strin
 	if err != nil {
 		return nil, "", err
 	}
+	if err := page.checkIDCursor(PrefixDelivery); err != nil {
+		return nil, "", err
+	}
 	var ds []Delivery
 	err = s.store.View(ctx, func(tx Tx) (err error) {
 		if _, err = tx.Webhook(ctx, orgID, webhookID); err != nil {

@@ -130,6 +130,16 @@ func (s *Service) Enrolments(ctx context.Context, orgID, pathwayID string, page 
 		if _, err = tx.Pathway(ctx, orgID, pathwayID); err != nil {
 			return err
 		}
+		if page.Cursor != "" {
+			// The page starts after the cursor's enrolment time, which
+			// only its row holds: without it the list would be empty.
+			_, err = tx.Enrolment(ctx, orgID, pathwayID, page.Cursor)
+			if ErrorCode(err) == ENOTFOUND {
+				return Invalid("cursor", "is not a cursor of this list")
+			} else if err != nil {
+				return err
+			}
+		}
 		ens, err = tx.Enrolments(ctx, orgID, pathwayID, page)
 		return err
 	})

@@ -84,3 +84,19 @@ func encodeID(prefix string, ms uint64, r [10]byte) string {
 	}
 	return sb.String()
 }
+
+// isID reports whether s has the form of an id that NewID makes with
+// prefix: the prefix, then 26 base32 digits of which the first holds only
+// the top 3 of 128 bits.
+func isID(prefix, s string) bool {
+	digits, ok := strings.CutPrefix(s, prefix)
+	if !ok || len(digits) != 26 || digits[0] > '7' {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if strings.IndexByte(idAlphabet, digits[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -57,3 +57,26 @@ func TestIDSourceSortsWithinAMillisecond(t *testing.T) {
 		t.Fatalf("after the clock stepped back: %s does not sort after %s", id, prev)
 	}
 }
+
+// TestIsID: every id that NewID or an idSource makes has the form, down to
+// the largest time and random part; a change to any part loses it.
+func TestIsID(t *testing.T) {
+	t.Parallel()
+	var s idSource
+	var max [10]byte
+	for i := range max {
+		max[i] = 0xff
+	}
+	for _, id := range []string{NewID(PrefixPathway, time.Now()), s.next(PrefixPathway, time.Now()), encodeID(PrefixPathway, 1<<48-1, max)} {
+		if !isID(PrefixPathway, id) {
+			t.Errorf("isID(%q) = false", id)
+		}
+	}
+	good := NewID(PrefixPathway, time.Now())
+	for _, id := range []string{"", "pw_", "garbage", "pw_zzzz", good + "0", good[:len(good)-1], "wh_" + good[3:], "PW_" + good[3:],
+		"pw_8" + good[4:], "pw_" + strings.ToUpper(good[3:]), good[:10] + "u" + good[11:], good[:10] + "\x00" + good[11:]} {
+		if isID(PrefixPathway, id) {
+			t.Errorf("isID(%q) = true", id)
+		}
+	}
+}

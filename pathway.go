@@ -129,6 +129,9 @@ func (s *Service) Pathways(ctx context.Context, orgID string, page Page) ([]Path
 	if err != nil {
 		return nil, "", err
 	}
+	if err := page.checkIDCursor(PrefixPathway); err != nil {
+		return nil, "", err
+	}
 	var ps []Pathway
 	err = s.store.View(ctx, func(tx Tx) (err error) {
 		ps, err = tx.Pathways(ctx, orgID, page)
@@ -154,6 +157,17 @@ func (p Page) normalize() (Page, error) {
 	}
 	p.Limit++
 	return p, nil
+}
+
+// checkIDCursor refuses a cursor that is not an id of the form that the
+// list's items have. A list in id order starts after any id of that form,
+// whether or not it is still there (retention prunes deliveries), so the
+// form is all that needs checking: no read of the row.
+func (p Page) checkIDCursor(prefix string) error {
+	if p.Cursor != "" && !isID(prefix, p.Cursor) {
+		return Invalid("cursor", "is not a cursor of this list")
+	}
+	return nil
 }
 
 // pageOf cuts the extra item that normalize asked for and returns the

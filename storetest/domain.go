@@ -342,3 +342,54 @@ func testBadBytes(t *testing.T, h *harness) {
 	eq(t, "pathways after refused input", len(ps), 1)
 	eqSlice(t, "events after refused input", h.eventTypes(t, w.ID), []string{})
 }
+
+// testForeignCursors: the lists paged in the database refuse a cursor that
+// is not one of theirs, as the lists paged in memory do, rather than answer
+// an empty page or start from somewhere else.
+func testForeignCursors(t *testing.T, h *harness) {
+	p := h.pathway(t, "P")
+	w := h.enable(t, p, pathhook.CategoryEnrolments)
+	en := h.enrol(t, p, "ada")
+	ds := h.deliveries(t, w.ID)
+	for _, c := range []struct {
+		name string
+		list func(cursor string) error
+		bad  []string
+	}{
+		{"pathways", func(c string) error {
+			_, _, err := h.svc.Pathways(h.ctx, h.org, pathhook.Page{Cursor: c})
+			return err
+		}, []string{"garbage", "pw_zzzz", w.ID, "PW" + p.ID[2:], p.ID + "0"}},
+		{"enrolments", func(c string) error {
+			_, _, err := h.svc.Enrolments(h.ctx, h.org, p.ID, pathhook.Page{Cursor: c})
+			return err
+		}, []string{"garbage", "bob", p.ID}},
+		{"deliveries", func(c string) error {
+			_, _, err := h.svc.Deliveries(h.ctx, h.org, w.ID, "", pathhook.Page{Cursor: c})
+			return err
+		}, []string{"garbage", "dlv_zzzz", ds[0].EventID, "dlv_" + strings.Repeat("z", 26)}},
+	} {
+		for _, cursor := range c.bad {
+			err := c.list(cursor)
+			wantCode(t, err, pathhook.EINVALID)
+			if msg := pathhook.ErrorMessage(err); msg != "cursor: is not a cursor of this list" {
+				t.Errorf("%s with cursor %q: %q", c.name, cursor, msg)
+			}
+		}
+	}
+	// The lists' own cursors still page.
+	for _, c := range []struct{ name, cursor string }{{"pathways", p.ID}, {"enrolments", en.Learner.ID}, {"deliveries", ds[0].ID}} {
+		var err error
+		switch c.name {
+		case "pathways":
+			_, _, err = h.svc.Pathways(h.ctx, h.org, pathhook.Page{Cursor: c.cursor})
+		case "enrolments":
+			_, _, err = h.svc.Enrolments(h.ctx, h.org, p.ID, pathhook.Page{Cursor: c.cursor})
+		case "deliveries":
+			_, _, err = h.svc.Deliveries(h.ctx, h.org, w.ID, "", pathhook.Page{Cursor: c.cursor})
+		}
+		if err != nil {
+			t.Errorf("%s with its own cursor %q: %v", c.name, c.cursor, err)
+		}
+	}
+}

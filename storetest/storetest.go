@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Enrolments", testEnrolments},
 		{"Enrolment pages", testEnrolmentPages},
 		{"Text and ids that cannot be stored", testBadBytes},
+		{"Cursors of no list", testForeignCursors},
 		{"Completions", testCompletions},
 		{"Attendance", testAttendance},
 		{"Awards", testAwards},
