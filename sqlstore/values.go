@@ -81,10 +81,16 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 		status, next, ended, reason := outcome(r, disabled[r.WebhookID])
 		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason)
 	}
+	// Every attempt is logged, but an attempt older than the last one
+	// recorded leaves the delivery as that one did, and so does one that
+	// another node recorded first, unless the delivery is still pending:
+	// a result written late (its node's lease ran out while the write was
+	// retried, and another node took the delivery over) cannot undo a
+	// success or make a delivery that has ended pending again.
 	from, args = t.db.dialect.Rows(outcomeColumns, values)
 	return t.execLater(ctx, func(err error) error { return fail("record deliveries", err) },
 		`UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
-		attempt_count = CASE WHEN attempt_count > v.column4 THEN attempt_count ELSE v.column4 END,
-		lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
-		FROM `+from+` WHERE deliveries.id = v.column1`, args...)
+		attempt_count = v.column4, lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
+		FROM `+from+` WHERE deliveries.id = v.column1
+		AND (deliveries.attempt_count < v.column4 OR deliveries.attempt_count = v.column4 AND deliveries.status = 'pending')`, args...)
 }

@@ -179,6 +179,20 @@ func testRecord(t *testing.T, h *harness) {
 	if fs := h.failingSince(t, w.ID); fs != nil {
 		t.Errorf("failing_since = %v after a success, want nil", fs)
 	}
+	// Results written late, of an attempt that another node made again
+	// and recorded first, or of an older attempt, are logged but leave
+	// the deliveries as they are: nothing succeeded is sent again.
+	h.record(t, result(ds[1], 1, pathhook.DeliveryPending, t4, 500), result(ds[2], 2, pathhook.DeliveryPending, t4, 500),
+		result(ds[2], 1, pathhook.DeliveryFailed, t4, 500))
+	for _, d := range []pathhook.Delivery{ds[1], ds[2]} {
+		got := must(h.svc.Delivery(h.ctx, h.org, d.ID))(t)
+		if got.Status != pathhook.DeliverySucceeded || got.NextAttemptAt != nil || got.LeaseOwner != "" {
+			t.Errorf("succeeded delivery after late results = %+v", got)
+		}
+	}
+	if jobs := h.claim(t, "node-b", t4.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("claimed %v after late results", jobIDs(jobs))
+	}
 }
 
 // testRestore records results kept by a process that died: those already
