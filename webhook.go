@@ -249,6 +249,9 @@ func (s *Service) changeWebhook(ctx context.Context, orgID, id string, change fu
 	if err != nil {
 		return nil, err
 	}
+	if ww, ok := s.dispatcher.(WebhookWatcher); ok {
+		ww.WebhookChanged(w.ID)
+	}
 	return w, nil
 }
 

@@ -190,6 +190,16 @@ func (e *Engine) wakeClaimer() {
 	}
 }
 
+// WebhookChanged drops the jobs of the webhook that wait in memory, and
+// hands them back to the store, where the engine claims them again with
+// the webhook as it is now (or not at all, if it was switched off): they
+// carry its URL and secrets as they were. Attempts already in flight end
+// as they began. It implements pathhook.WebhookWatcher.
+func (e *Engine) WebhookChanged(webhookID string) {
+	e.sched.replace(webhookID)
+	e.wakeClaimer()
+}
+
 // Started is closed once Run has restored what the journal held and
 // attempts deliveries. A server that takes requests only then keeps them
 // from changing deliveries while the restore runs.

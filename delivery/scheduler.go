@@ -337,6 +337,29 @@ func (s *scheduler) forget(webhookIDs []string) {
 	s.roomMade()
 }
 
+// replace drops the queued jobs of a webhook that has changed and releases
+// them, so that they are claimed again as it is now.
+func (s *scheduler) replace(webhookID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hooks[webhookID]
+	if h == nil || len(h.queue) == 0 {
+		return
+	}
+	now := s.clock()
+	var ids []string
+	for _, job := range h.queue {
+		if s.givable(&job, now) {
+			ids = append(ids, job.DeliveryID)
+		}
+	}
+	s.drop(h)
+	if len(ids) > 0 {
+		s.release(ids...)
+	}
+	s.roomMade()
+}
+
 func (s *scheduler) drop(h *hook) {
 	for _, job := range h.queue {
 		delete(s.held, job.DeliveryID)

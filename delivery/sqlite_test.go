@@ -248,3 +248,76 @@ func TestSQLiteDisablesWebhooksFailingForFiveDays(t *testing.T) {
 		t.Errorf("pending delivery of the disabled webhook is %s", d.Status)
 	}
 }
+
+// blockedSystem is a system whose engine runs one attempt per webhook at a
+// time, with the first delivery held at its receiver (old) until release is
+// closed, and a second waiting in memory behind it: their ids.
+func blockedSystem(t *testing.T) (s *system, old *receiver, first, second string, release chan struct{}) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	old = newReceiver(t, func(n int, _ http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			close(arrived)
+			<-release
+		}
+	})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	s = newSystem(t, old.URL)
+	s.engine = New(Config{Store: s.db, Owner: "node-a", Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
+		Timeout: 5 * time.Second, Workers: 4, PerWebhook: 1, Logger: testLogger(t)})
+	s.svc = pathhook.NewService(pathhook.Config{Store: s.db, Clock: s.clock.Now, Dispatcher: s.engine,
+		Lease: s.engine.LeaseOwner(), AllowHTTP: true})
+	s.run(s.engine)
+	first = s.enrol("learner-1")
+	<-arrived
+	second = s.enrol("learner-2")
+	if st := s.engine.Stats(); st.Queued != 1 {
+		t.Fatalf("stats %+v, want the second delivery queued", st)
+	}
+	return s, old, first, second, release
+}
+
+// TestSQLiteMovedWebhookGetsNoStaleJobs moves a webhook to a new URL while
+// a job waits in memory with the old one: the job is dropped and claimed
+// again, and goes to the new URL.
+func TestSQLiteMovedWebhookGetsNoStaleJobs(t *testing.T) {
+	t.Parallel()
+	s, old, first, second, release := blockedSystem(t)
+	moved := newReceiver(t, nil)
+	if _, err := s.svc.SetupWebhook(context.Background(), s.org, s.webhook, pathhook.WebhookSetup{URL: moved.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.engine.Stats(); st.Queued != 0 {
+		t.Fatalf("stats %+v after the move, want nothing queued", st)
+	}
+	close(release)
+	s.waitAttempts(first, 1)
+	s.waitAttempts(second, 1)
+	if old.count() != 1 || moved.count() != 1 {
+		t.Errorf("the old URL got %d requests and the new one %d, want 1 each", old.count(), moved.count())
+	}
+}
+
+// TestSQLiteDisabledWebhookGetsNoStaleJobs switches a webhook off while a
+// job waits in memory: it is not sent, and its delivery stays failed.
+func TestSQLiteDisabledWebhookGetsNoStaleJobs(t *testing.T) {
+	t.Parallel()
+	s, old, first, second, release := blockedSystem(t)
+	off := false
+	if _, err := s.svc.SwitchWebhook(context.Background(), s.org, s.webhook, pathhook.WebhookSwitch{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.engine.Stats(); st.Queued != 0 {
+		t.Fatalf("stats %+v after the switch, want nothing queued", st)
+	}
+	close(release)
+	s.waitAttempts(first, 1) // the attempt in flight ends as it began
+	if d := s.delivery(second); d.Status != pathhook.DeliveryFailed || len(d.Attempts) != 0 || old.count() != 1 {
+		t.Errorf("second delivery %s with %d attempts, receiver got %d requests; want it failed, never sent", d.Status, len(d.Attempts), old.count())
+	}
+}

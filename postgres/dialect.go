@@ -17,8 +17,12 @@ import (
 var migrations embed.FS
 
 // Channel is the channel on which a transaction that makes deliveries
-// claimable by any node notifies, when it commits.
+// claimable by any node, or changes a webhook, notifies when it commits.
 const Channel = "pathhook_deliveries"
+
+// ChangedPrefix starts the payload of a notification on Channel that a
+// webhook has changed; the webhook's id follows.
+const ChangedPrefix = "webhook changed "
 
 // migrationLock is the key of the advisory lock under which nodes migrate
 // one at a time.
@@ -125,3 +129,9 @@ func (dialect) Generation() string {
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.
 func (dialect) NewWork() (string, []any) { return "SELECT pg_notify(?, '')", []any{Channel} }
+
+// WebhookChanged notifies Channel with the payload ChangedPrefix and the
+// webhook's id (see Listen).
+func (dialect) WebhookChanged(id string) (string, []any) {
+	return "SELECT pg_notify(?, ?)", []any{Channel, ChangedPrefix + id}
+}

@@ -7,12 +7,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Listen calls fn each time a transaction that made deliveries claimable
-// by any node commits (a notification on Channel), until ctx ends. It
-// keeps its own connection to url and reconnects after errors; after each
-// (re)connection it calls fn once, since notifications sent while it was
-// away are lost. fn must not block for long. Listen returns ctx's error.
-func Listen(ctx context.Context, url string, fn func()) error {
+// Listen calls fn with the payload of each notification on Channel, until
+// ctx ends: "" when a transaction that made deliveries claimable by any
+// node commits, ChangedPrefix and a webhook's id when one that changed the
+// webhook does. It keeps its own connection to url and reconnects after
+// errors; after each (re)connection it calls fn("") once, since
+// notifications sent while it was away are lost. fn must not block for
+// long. Listen returns ctx's error.
+func Listen(ctx context.Context, url string, fn func(payload string)) error {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return err
@@ -36,7 +38,7 @@ func Listen(ctx context.Context, url string, fn func()) error {
 }
 
 // listen serves one connection until it fails.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func()) error {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func(string)) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -45,11 +47,12 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return err
 	}
-	fn()
+	fn("")
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		fn()
+		fn(n.Payload)
 	}
 }

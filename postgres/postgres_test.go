@@ -113,21 +113,34 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 }
 
-// TestListen sees a notification for a delivery that no node has leased.
+// TestListen sees a notification for each change of a webhook, with its
+// id, and one for a delivery that no node has leased.
 func TestListen(t *testing.T) {
 	t.Parallel()
 	u := freshSchema(t)
 	db := must(postgres.Open(context.Background(), u, nil))(t)
 	t.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	woken := make(chan struct{}, 16)
+	woken := make(chan string, 64)
 	done := make(chan error, 1)
-	go func() { done <- postgres.Listen(ctx, u, func() { woken <- struct{}{} }) }()
-	select {
-	case <-woken: // the call after connecting
-	case <-time.After(10 * time.Second):
-		t.Fatal("Listen did not call fn after connecting")
+	go func() { done <- postgres.Listen(ctx, u, func(payload string) { woken <- payload }) }()
+	// Tests on other schemas notify on the same channel: wait for the
+	// payload wanted.
+	wait := func(want, after string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-woken:
+				if got == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no notification %q after %s", want, after)
+			}
+		}
 	}
+	wait("", "connecting")
 
 	svc := pathhook.NewService(pathhook.Config{Store: db})
 	org := must(svc.EnsureOrg(ctx, "acme"))(t)
@@ -135,14 +148,12 @@ func TestListen(t *testing.T) {
 	secret := "0123456789abcdef0123456789abcdef"
 	w := p.Webhooks[0]
 	must(svc.SetupWebhook(ctx, org.ID, w.ID, pathhook.WebhookSetup{URL: "https://example.com/h", Secret: &secret}))(t)
+	wait(postgres.ChangedPrefix+w.ID, "a webhook was set up")
 	on := true
 	must(svc.SwitchWebhook(ctx, org.ID, w.ID, pathhook.WebhookSwitch{Enabled: &on}))(t)
+	wait(postgres.ChangedPrefix+w.ID, "a webhook was switched on")
 	must(svc.Enrol(ctx, org.ID, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "ada"}}))(t)
-	select {
-	case <-woken:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notification after an unleased delivery was created")
-	}
+	wait("", "an unleased delivery was created")
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Listen = %v, want context.Canceled", err)

@@ -21,7 +21,7 @@ func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Ti
 	if err != nil {
 		return fail("disable webhook: fail deliveries", err)
 	}
-	return nil
+	return t.webhookChanged(ctx, id)
 }
 
 // DisableFailing disables every enabled webhook that has been failing

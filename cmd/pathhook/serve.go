@@ -109,8 +109,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return engineErr // it could not start
 	}
 	if isPostgres(c.db) {
-		// Other nodes announce work they release; wake the engine for it.
-		wg.Go(func() { _ = postgres.Listen(engineCtx, c.db, engine.Poke) })
+		// Other nodes announce work they release, and changes of webhooks
+		// whose jobs this engine may hold.
+		wg.Go(func() {
+			_ = postgres.Listen(engineCtx, c.db, func(payload string) {
+				if id, ok := strings.CutPrefix(payload, postgres.ChangedPrefix); ok {
+					engine.WebhookChanged(id)
+					return
+				}
+				engine.Poke()
+			})
+		})
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
