@@ -155,7 +155,7 @@ func New(c Config) *Engine {
 	c.setDefaults()
 	e := &Engine{c: c, store: c.Store, send: newSender(c.Platform, c.Transport, c.Timeout, c.Clock), rec: newRecorder(&c),
 		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1), started: make(chan struct{})}
-	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
+	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Lease, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
 	return e
 }
 
@@ -197,6 +197,13 @@ func (e *Engine) wakeClaimer() {
 // as they began. It implements pathhook.WebhookWatcher.
 func (e *Engine) WebhookChanged(webhookID string) {
 	e.sched.replace(webhookID)
+	e.wakeClaimer()
+}
+
+// WebhooksMayHaveChanged is WebhookChanged for every webhook: for when the
+// engine may have missed news of changes (its listener reconnected, say).
+func (e *Engine) WebhooksMayHaveChanged() {
+	e.sched.replace()
 	e.wakeClaimer()
 }
 

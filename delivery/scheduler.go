@@ -50,6 +50,9 @@ type hook struct {
 	deferredFrom  time.Time
 	deferredUntil time.Time
 	deferLatency  time.Duration
+	// changed is when the webhook last changed (replace): a job made
+	// before then carries it as it was.
+	changed time.Time
 }
 
 // limit is how many attempts to the webhook may run at once.
@@ -66,8 +69,9 @@ func (h *hook) limit(perHook int) int {
 // queue while other webhooks proceed.
 type scheduler struct {
 	perHook  int
-	capacity int // jobs held, queued or in flight
-	lowWater int // room at which a waiting claimer is woken
+	lease    time.Duration // how long a job's lease runs from when it was made
+	capacity int           // jobs held, queued or in flight
+	lowWater int           // room at which a waiting claimer is woken
 	timeout  time.Duration
 	clock    func() time.Time
 	release  func(ids ...string)                  // hands deliveries back to the store
@@ -86,9 +90,9 @@ type scheduler struct {
 	stopped  bool
 }
 
-func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string),
+func newScheduler(perHook, capacity int, timeout, lease time.Duration, clock func() time.Time, release func(...string),
 	park func(time.Time, ...string), unpark func(string), wakeRoom func()) *scheduler {
-	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
+	s := &scheduler{perHook: perHook, lease: lease, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
 	s.cond.L = &s.mu
@@ -114,6 +118,14 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	for _, job := range jobs {
 		if _, dup := s.held[job.DeliveryID]; dup {
 			s.renew(&job)
+			continue
+		}
+		if s.stale(&job) {
+			// Made from the webhook as it was before a change that
+			// replace has already handled: claimed again, it is made anew.
+			if s.givable(&job, now) {
+				overflow = append(overflow, job.DeliveryID)
+			}
 			continue
 		}
 		if len(s.held) >= s.capacity {
@@ -150,6 +162,14 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	for _, p := range parked {
 		s.park(p.until, p.ids...)
 	}
+}
+
+// stale reports whether job was made (its lease taken) no later than its
+// webhook's last change: from what the webhook was, perhaps. A job made in
+// the same instant counts, since the clock cannot tell the two apart.
+func (s *scheduler) stale(job *pathhook.Job) bool {
+	h := s.hooks[job.WebhookID]
+	return h != nil && !h.changed.IsZero() && !job.LeaseUntil.IsZero() && !job.LeaseUntil.Add(-s.lease).After(h.changed)
 }
 
 // renew replaces the queued job of job's delivery, if there is one, with
@@ -337,23 +357,34 @@ func (s *scheduler) forget(webhookIDs []string) {
 	s.roomMade()
 }
 
-// replace drops the queued jobs of a webhook that has changed and releases
-// them, so that they are claimed again as it is now.
-func (s *scheduler) replace(webhookID string) {
+// replace drops the queued jobs of the webhooks that have changed (all of
+// them, with none given) and releases them, so that they are claimed again
+// as the webhooks are now; jobs made before the change that come later (a
+// claim or an Offer under way) are released as they come (stale).
+func (s *scheduler) replace(webhookIDs ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.hooks[webhookID]
-	if h == nil || len(h.queue) == 0 {
-		return
-	}
 	now := s.clock()
-	var ids []string
-	for _, job := range h.queue {
-		if s.givable(&job, now) {
-			ids = append(ids, job.DeliveryID)
+	if len(webhookIDs) == 0 {
+		for id := range s.hooks {
+			webhookIDs = append(webhookIDs, id)
 		}
 	}
-	s.drop(h)
+	var ids []string
+	for _, id := range webhookIDs {
+		h := s.hooks[id]
+		if h == nil {
+			h = &hook{id: id, used: now}
+			s.hooks[id] = h
+		}
+		h.changed = now
+		for _, job := range h.queue {
+			if s.givable(&job, now) {
+				ids = append(ids, job.DeliveryID)
+			}
+		}
+		s.drop(h)
+	}
 	if len(ids) > 0 {
 		s.release(ids...)
 	}

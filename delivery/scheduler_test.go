@@ -19,7 +19,7 @@ type handedBack struct {
 // newTestScheduler returns a scheduler on clock whose releases, parks and
 // unparks land in back.
 func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack) *scheduler {
-	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
+	return newScheduler(perHook, capacity, 5*time.Second, time.Minute, clock.Now,
 		func(ids ...string) { back.released = append(back.released, ids...) },
 		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) },
 		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
@@ -332,5 +332,34 @@ func TestSchedulerUnparksAnIdleWebhook(t *testing.T) {
 	s.stop()
 	if len(back.unparked) != 2 {
 		t.Fatalf("unparked %v after the stop, want wh_a twice", back.unparked)
+	}
+}
+
+// TestSchedulerReplacesChangedWebhooks drops and hands back the queued jobs
+// of a changed webhook, or of every webhook, and hands back as they come
+// the jobs made before the change.
+func TestSchedulerReplacesChangedWebhooks(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 8, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	a, b := leased(newJob("wh_a", 1, ""), until), leased(newJob("wh_b", 1, ""), until)
+	s.add([]pathhook.Job{a, b})
+	s.replace("wh_a")
+	if !slices.Equal(back.released, []string{a.DeliveryID}) || s.stats().Queued != 1 {
+		t.Fatalf("after replacing wh_a: released %v, stats %+v", back.released, s.stats())
+	}
+	late := leased(newJob("wh_a", 2, ""), until) // made before the change
+	s.add([]pathhook.Job{late})
+	clock.Add(time.Millisecond)
+	fresh := leased(newJob("wh_a", 3, ""), clock.Now().Add(time.Minute))
+	s.add([]pathhook.Job{fresh})
+	if !slices.Equal(back.released, []string{a.DeliveryID, late.DeliveryID}) || s.stats().Queued != 2 {
+		t.Fatalf("after jobs made before and after the change: released %v, stats %+v", back.released, s.stats())
+	}
+	s.replace()
+	if len(back.released) != 4 || s.stats().Queued != 0 {
+		t.Fatalf("after replacing every webhook: released %v, stats %+v", back.released, s.stats())
 	}
 }

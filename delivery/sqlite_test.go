@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,8 +66,13 @@ func newSystem(t *testing.T, url string) *system {
 	if _, err := s.svc.SwitchWebhook(ctx, s.org, s.webhook, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
+	s.afterChange()
 	return s
 }
+
+// afterChange moves the clock on past a change of the webhook: the engine
+// takes a job made in the instant of a change for one made before it.
+func (s *system) afterChange() { s.clock.Add(time.Millisecond) }
 
 func (s *system) newEngine(owner string) *Engine {
 	return New(Config{Store: s.db, Owner: owner, Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
@@ -292,6 +298,7 @@ func TestSQLiteMovedWebhookGetsNoStaleJobs(t *testing.T) {
 	if _, err := s.svc.SetupWebhook(context.Background(), s.org, s.webhook, pathhook.WebhookSetup{URL: moved.URL}); err != nil {
 		t.Fatal(err)
 	}
+	s.afterChange()
 	if st := s.engine.Stats(); st.Queued != 0 {
 		t.Fatalf("stats %+v after the move, want nothing queued", st)
 	}
@@ -319,5 +326,63 @@ func TestSQLiteDisabledWebhookGetsNoStaleJobs(t *testing.T) {
 	s.waitAttempts(first, 1) // the attempt in flight ends as it began
 	if d := s.delivery(second); d.Status != pathhook.DeliveryFailed || len(d.Attempts) != 0 || old.count() != 1 {
 		t.Errorf("second delivery %s with %d attempts, receiver got %d requests; want it failed, never sent", d.Status, len(d.Attempts), old.count())
+	}
+}
+
+// changingDispatcher changes the webhook once, between the commit of the
+// transaction that made jobs and their Offer, as a change committed by
+// another request in that window does.
+type changingDispatcher struct {
+	*Engine
+	change func()
+	once   sync.Once
+}
+
+func (d *changingDispatcher) Offer(ctx context.Context, jobs []pathhook.Job) {
+	d.once.Do(d.change)
+	d.Engine.Offer(ctx, jobs)
+}
+
+// TestSQLiteJobMadeBeforeAChangeIsMadeAgain offers a job made from the
+// webhook as it was before a change that the engine has already heard of:
+// it is not sent so, but claimed again, and goes to the new URL; or,
+// switched off, nowhere.
+func TestSQLiteJobMadeBeforeAChangeIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	for _, move := range []bool{true, false} {
+		old, moved := newReceiver(t, nil), newReceiver(t, nil)
+		s := newSystem(t, old.URL)
+		ctx := context.Background()
+		d := &changingDispatcher{Engine: s.engine, change: func() {
+			var err error
+			if move {
+				_, err = s.svc.SetupWebhook(ctx, s.org, s.webhook, pathhook.WebhookSetup{URL: moved.URL})
+			} else {
+				off := false
+				_, err = s.svc.SwitchWebhook(ctx, s.org, s.webhook, pathhook.WebhookSwitch{Enabled: &off})
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}}
+		s.svc = pathhook.NewService(pathhook.Config{Store: s.db, Clock: s.clock.Now, Dispatcher: d,
+			Lease: s.engine.LeaseOwner(), AllowHTTP: true})
+		s.run(s.engine)
+		id := s.enrol("learner-1")
+		if st := s.engine.Stats(); st.Queued != 0 || st.InFlight != 0 || old.count() != 0 {
+			t.Fatalf("move %v: stats %+v, old URL got %d requests, after a job made before the change", move, st, old.count())
+		}
+		if !move {
+			if got := s.delivery(id); got.Status != pathhook.DeliveryFailed || len(got.Attempts) != 0 {
+				t.Errorf("delivery of a webhook switched off: %s with %d attempts", got.Status, len(got.Attempts))
+			}
+			continue
+		}
+		s.afterChange()
+		s.engine.Poke()
+		s.waitAttempts(id, 1)
+		if old.count() != 0 || moved.count() != 1 {
+			t.Errorf("the old URL got %d requests and the new one %d, want 0 and 1", old.count(), moved.count())
+		}
 	}
 }

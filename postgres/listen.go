@@ -11,17 +11,26 @@ import (
 // ctx ends: "" when a transaction that made deliveries claimable by any
 // node commits, ChangedPrefix and a webhook's id when one that changed the
 // webhook does. It keeps its own connection to url and reconnects after
-// errors; after each (re)connection it calls fn("") once, since
-// notifications sent while it was away are lost. fn must not block for
-// long. Listen returns ctx's error.
-func Listen(ctx context.Context, url string, fn func(payload string)) error {
+// errors. Notifications sent while it was away are lost: after it has
+// connected again it calls reconnected, and after its first connection
+// fn(""). Neither may block for long. Listen returns ctx's error.
+func Listen(ctx context.Context, url string, fn func(payload string), reconnected func()) error {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return err
 	}
 	wait := 100 * time.Millisecond
+	first := true
+	connected := func() {
+		if first {
+			first = false
+			fn("")
+			return
+		}
+		reconnected()
+	}
 	for {
-		err := listen(ctx, cfg, fn)
+		err := listen(ctx, cfg, fn, connected)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -38,7 +47,7 @@ func Listen(ctx context.Context, url string, fn func(payload string)) error {
 }
 
 // listen serves one connection until it fails.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func(string)) error {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func(string), connected func()) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -47,7 +56,7 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, fn func(string)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return err
 	}
-	fn("")
+	connected()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,16 +115,22 @@ func TestOpenConcurrently(t *testing.T) {
 }
 
 // TestListen sees a notification for each change of a webhook, with its
-// id, and one for a delivery that no node has leased.
+// id, and one for a delivery that no node has leased; and hears when its
+// connection was cut and made again.
 func TestListen(t *testing.T) {
 	t.Parallel()
 	u := freshSchema(t)
+	app := "pathhook-listen-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	db := must(postgres.Open(context.Background(), u, nil))(t)
 	t.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	woken := make(chan string, 64)
 	done := make(chan error, 1)
-	go func() { done <- postgres.Listen(ctx, u, func(payload string) { woken <- payload }) }()
+	reconnected := make(chan struct{}, 4)
+	go func() {
+		done <- postgres.Listen(ctx, u+"&application_name="+app, func(payload string) { woken <- payload },
+			func() { reconnected <- struct{}{} })
+	}()
 	// Tests on other schemas notify on the same channel: wait for the
 	// payload wanted.
 	wait := func(want, after string) {
@@ -154,6 +161,17 @@ func TestListen(t *testing.T) {
 	wait(postgres.ChangedPrefix+w.ID, "a webhook was switched on")
 	must(svc.Enrol(ctx, org.ID, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "ada"}}))(t)
 	wait("", "an unleased delivery was created")
+
+	var ended bool
+	if err := db.SQL().QueryRowContext(ctx, "SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+		app).Scan(&ended); err != nil || !ended {
+		t.Fatalf("ending the listener's connection: %v, %v", ended, err)
+	}
+	select {
+	case <-reconnected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not report connecting again")
+	}
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Listen = %v, want context.Canceled", err)

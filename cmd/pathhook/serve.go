@@ -118,7 +118,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 					return
 				}
 				engine.Poke()
-			})
+			}, engine.WebhooksMayHaveChanged)
 		})
 	}
 	serveErr := make(chan error, 1)
