@@ -95,6 +95,14 @@ type Result struct {
 	NextAttemptAt time.Time
 	// DisableReason, when set, disables the webhook with this reason.
 	DisableReason string
+	// LeaseOwner and LeaseUntil are the lease that the attempt ran under
+	// (the job's; no owner and zero for a job leased to no node). The
+	// attempt is logged in any case, but it decides the delivery's state
+	// only while the delivery is still under that lease: a result written
+	// after another node took the delivery over, or after it ended, leaves
+	// it as that node, or the end, left it.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // Deliveries returns a page of a webhook's deliveries, newest first,

@@ -294,6 +294,9 @@ func (e *Engine) work(ctx context.Context) {
 		a, ans := e.send.send(ctx, &job)
 		end := e.c.Clock()
 		res := outcome(&job, a, ans, e.c.Schedule, end, e.c.Rand())
+		if !job.LeaseUntil.IsZero() {
+			res.LeaseOwner, res.LeaseUntil = e.c.Owner, job.LeaseUntil
+		}
 		var seg *segment
 		if e.journal != nil {
 			seg = e.journal.add(&res)

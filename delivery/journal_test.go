@@ -176,13 +176,17 @@ func TestSQLiteJournalledResultsAreNotSentAgain(t *testing.T) {
 	}
 }
 
+// result is an attempt's result as the node that holds the delivery's
+// lease now would record it.
 func result(s *system, id string, n int, status string, at time.Time) pathhook.Result {
 	code := http.StatusOK
 	if status != pathhook.DeliverySucceeded {
 		code = http.StatusServiceUnavailable
 	}
+	d := s.delivery(id)
 	return pathhook.Result{DeliveryID: id, WebhookID: s.webhook, Status: status,
-		Attempt: pathhook.Attempt{N: n, StartedAt: at, DurationMS: 4, ResponseStatus: &code}}
+		Attempt:    pathhook.Attempt{N: n, StartedAt: at, DurationMS: 4, ResponseStatus: &code},
+		LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil}
 }
 
 func TestJournalGoesOnAfterAFailedWrite(t *testing.T) {

@@ -18,7 +18,7 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results) })
+	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) })
 }
 
 // Restore records those of results whose attempts the store does not have
@@ -53,7 +53,7 @@ func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Resu
 			}
 		}
 		n = len(missing)
-		return t.record(ctx, missing)
+		return t.record(ctx, missing, false)
 	})
 	return n, err
 }
@@ -75,9 +75,9 @@ func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result, lock 
 		}
 		rows, err := t.query(ctx, "SELECT id FROM webhooks WHERE id IN ("+placeholders(len(args))+") ORDER BY id"+lock, args...)
 		if err != nil {
-			return fail("restore: webhooks", err)
+			return fail("lock webhooks", err)
 		}
-		if _, err := collect(rows, "restore: webhooks", func(s interface{ Scan(...any) error }, id *string) error {
+		if _, err := collect(rows, "lock webhooks", func(s interface{ Scan(...any) error }, id *string) error {
 			return s.Scan(id)
 		}); err != nil {
 			return err
@@ -135,17 +135,26 @@ func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Resu
 	return missing, nil
 }
 
-func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
+// record writes results. Fenced, a result decides its delivery's state only
+// under the lease it names (Result.LeaseOwner); Restore, which has checked
+// the deliveries itself, records without.
+func (t *txn) record(ctx context.Context, results []pathhook.Result, fenced bool) error {
+	var disabling []pathhook.Result
 	for _, r := range results {
-		if r.DisableReason == "" {
-			continue
-		}
-		if err := t.disableWebhook(ctx, r.WebhookID, r.DisableReason, attemptEnd(r.Attempt)); err != nil {
-			return err
+		if r.DisableReason != "" {
+			disabling = append(disabling, r)
 		}
 	}
 	// Webhooks are written before deliveries, as everywhere, so that
-	// concurrent transactions lock rows in the same order.
+	// concurrent transactions lock rows in the same order: those that
+	// results disable are locked first, and disabled once the results are
+	// recorded, since disabling ends the leases the results are checked
+	// against; their results that ask for a retry end as failed.
+	if lock := t.forUpdate(); lock != "" && len(disabling) > 0 {
+		if err := t.lockWebhooks(ctx, disabling, lock); err != nil {
+			return err
+		}
+	}
 	if err := t.recordFailing(ctx, results); err != nil {
 		return err
 	}
@@ -153,7 +162,18 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result) error {
 	if err != nil {
 		return err
 	}
-	return t.recordInLists(ctx, results, disabled)
+	for _, r := range disabling {
+		disabled[r.WebhookID] = true
+	}
+	if err := t.recordInLists(ctx, results, disabled, fenced); err != nil {
+		return err
+	}
+	for _, r := range disabling {
+		if err := t.disableWebhook(ctx, r.WebhookID, r.DisableReason, attemptEnd(r.Attempt)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // attemptEnd is when an attempt ended: the time its outcome is recorded as.

@@ -9,7 +9,7 @@ import (
 // The SQL types of the columns of the lists of rows, for Dialect.Rows.
 var (
 	attemptColumns = []string{"text", "integer", "bigint", "bigint", "integer", "text", "bytea"}
-	outcomeColumns = []string{"text", "text", "bigint", "integer", "bigint", "text"}
+	outcomeColumns = []string{"text", "text", "bigint", "integer", "bigint", "text", "text", "bigint"}
 	failingColumns = []string{"text", "boolean", "bigint"}
 )
 
@@ -17,10 +17,10 @@ var (
 // states (lease cleared) with two statements per list of results
 // (Dialect.Rows, Dialect.ListRows) instead of two per result, each a round
 // trip where the database is across a connection.
-func (t *txn) recordInLists(ctx context.Context, results []pathhook.Result, disabled map[string]bool) error {
+func (t *txn) recordInLists(ctx context.Context, results []pathhook.Result, disabled map[string]bool, fenced bool) error {
 	for _, run := range distinctRuns(results) {
 		for _, list := range lists(run, t.db.dialect.ListRows) {
-			if err := t.recordList(ctx, list, disabled); err != nil {
+			if err := t.recordList(ctx, list, disabled, fenced); err != nil {
 				return err
 			}
 		}
@@ -58,7 +58,7 @@ func lists[T any](s []T, size func(n int) int) [][]T {
 	return out
 }
 
-func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disabled map[string]bool) error {
+func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disabled map[string]bool, fenced bool) error {
 	values := make([]any, 0, len(attemptColumns)*len(results))
 	for _, r := range results {
 		a := r.Attempt
@@ -79,18 +79,21 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 	values = make([]any, 0, len(outcomeColumns)*len(results))
 	for _, r := range results {
 		status, next, ended, reason := outcome(r, disabled[r.WebhookID])
-		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason)
+		var owner, until any // NULL: not fenced
+		if fenced {
+			owner, until = r.LeaseOwner, leaseMicros(r.LeaseUntil)
+		}
+		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason, owner, until)
 	}
-	// Every attempt is logged, but an attempt older than the last one
-	// recorded leaves the delivery as that one did, and so does one that
-	// another node recorded first, unless the delivery is still pending:
-	// a result written late (its node's lease ran out while the write was
-	// retried, and another node took the delivery over) cannot undo a
-	// success or make a delivery that has ended pending again.
+	// Every attempt is logged, but only one made under the delivery's
+	// lease decides its state (Result.LeaseOwner): a result written late,
+	// after another node took the delivery over (its node's lease ran out
+	// while the write was retried) or after it ended, cannot undo what
+	// happened since, nor clear another node's lease.
 	from, args = t.db.dialect.Rows(outcomeColumns, values)
 	return t.execLater(ctx, func(err error) error { return fail("record deliveries", err) },
 		`UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
 		attempt_count = v.column4, lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
 		FROM `+from+` WHERE deliveries.id = v.column1
-		AND (deliveries.attempt_count < v.column4 OR deliveries.attempt_count = v.column4 AND deliveries.status = 'pending')`, args...)
+		AND (v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)`, args...)
 }

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -122,11 +124,37 @@ func result(d pathhook.Delivery, n int, status string, at time.Time, code int) p
 	return r
 }
 
+// record records rs as the node that holds each delivery's lease now
+// would: a result without a lease of its own is given the delivery's.
 func (h *harness) record(t *testing.T, rs ...pathhook.Result) {
 	t.Helper()
+	rs = slices.Clone(rs)
+	for i := range rs {
+		if r := &rs[i]; r.LeaseOwner == "" && r.LeaseUntil.IsZero() {
+			r.LeaseOwner, r.LeaseUntil = h.lease(t, r.DeliveryID)
+		}
+	}
 	if err := h.db.Record(h.ctx, rs); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lease returns the lease a delivery is under, if it exists.
+func (h *harness) lease(t *testing.T, id string) (string, time.Time) {
+	t.Helper()
+	var owner string
+	var until int64
+	err := h.db.SQL().QueryRowContext(h.ctx, "SELECT lease_owner, lease_until FROM deliveries WHERE id = "+quote(id)).Scan(&owner, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if until == 0 {
+		return owner, time.Time{}
+	}
+	return owner, time.UnixMicro(until)
 }
 
 func (h *harness) failingSince(t *testing.T, id string) *time.Time {
@@ -134,10 +162,16 @@ func (h *harness) failingSince(t *testing.T, id string) *time.Time {
 	return must(h.svc.Webhook(h.ctx, h.org, id))(t).FailingSince
 }
 
+// under gives r the lease of a job that node claimed.
+func under(r pathhook.Result, node string, job pathhook.Job) pathhook.Result {
+	r.LeaseOwner, r.LeaseUntil = node, job.LeaseUntil
+	return r
+}
+
 func testRecord(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 3)
 	now := h.clock.Now()
-	h.claim(t, "node-a", now, time.Minute, 10)
+	first := h.claim(t, "node-a", now, time.Minute, 10)
 	t1, t2, t3 := now.Add(time.Second), now.Add(2*time.Second), now.Add(3*time.Second)
 	h.record(t, result(ds[0], 1, pathhook.DeliveryPending, t1, 500), result(ds[1], 1, pathhook.DeliverySucceeded, t2, 200),
 		result(ds[2], 1, pathhook.DeliveryPending, t3, 503))
@@ -163,8 +197,7 @@ func testRecord(t *testing.T, h *harness) {
 	errText := "connection refused"
 	r := result(ds[0], 2, pathhook.DeliveryFailed, t4, 0)
 	r.Attempt.ResponseStatus, r.Attempt.Error = nil, &errText
-	stale := result(ds[2], 1, pathhook.DeliveryPending, t4, 502)
-	h.record(t, r, stale)
+	h.record(t, under(r, "node-a", jobs[0]))
 	if fs := h.failingSince(t, w.ID); fs == nil || !fs.Equal(t3) {
 		t.Errorf("failing_since = %v, want it kept at %v", fs, t3)
 	}
@@ -173,25 +206,34 @@ func testRecord(t *testing.T, h *harness) {
 		*d0.Attempts[1].Error != errText || d0.Attempts[1].ResponseStatus != nil {
 		t.Errorf("failed delivery = %+v", d0)
 	}
+
+	// Results written late, under a lease that has ended (their node's
+	// ran out while it retried the write; the delivery was recorded, or
+	// claimed by another node, since), are logged but decide nothing: a
+	// retry of ds[2]'s first attempt, a failure of ds[1]'s, which
+	// succeeded, and ds[2]'s retry under node-a's second lease once
+	// node-b has claimed it.
+	h.record(t, under(result(ds[2], 1, pathhook.DeliveryPending, t4, 502), "node-a", first[2]),
+		under(result(ds[1], 1, pathhook.DeliveryFailed, t4, 500), "node-a", first[1]))
 	d2 := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
-	eq(t, "attempt count after a stale result", d2.AttemptCount, 1)
-	h.record(t, result(ds[2], 2, pathhook.DeliverySucceeded, t4.Add(time.Second), 204))
+	if d2.AttemptCount != 1 || len(d2.Attempts) != 2 || d2.LeaseOwner != "node-a" || !d2.LeaseUntil.Equal(jobs[1].LeaseUntil) {
+		t.Errorf("delivery after a late result = %+v", d2)
+	}
+	if d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t); d1.Status != pathhook.DeliverySucceeded || d1.NextAttemptAt != nil {
+		t.Errorf("succeeded delivery after a late failure = %+v", d1)
+	}
+	taken := h.claim(t, "node-b", jobs[1].LeaseUntil.Add(time.Second), time.Minute, 10) // node-a's lease ran out
+	eqSlice(t, "taken over", jobIDs(taken), []string{ds[2].ID})
+	h.record(t, under(result(ds[2], 2, pathhook.DeliveryPending, t4, 503), "node-a", jobs[1]))
+	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.LeaseOwner != "node-b" || d2.AttemptCount != 1 {
+		t.Errorf("node-b's delivery after node-a's late result = %+v", d2)
+	}
+	h.record(t, under(result(ds[2], 2, pathhook.DeliverySucceeded, t4.Add(time.Second), 204), "node-b", taken[0]))
 	if fs := h.failingSince(t, w.ID); fs != nil {
 		t.Errorf("failing_since = %v after a success, want nil", fs)
 	}
-	// Results written late, of an attempt that another node made again
-	// and recorded first, or of an older attempt, are logged but leave
-	// the deliveries as they are: nothing succeeded is sent again.
-	h.record(t, result(ds[1], 1, pathhook.DeliveryPending, t4, 500), result(ds[2], 2, pathhook.DeliveryPending, t4, 500),
-		result(ds[2], 1, pathhook.DeliveryFailed, t4, 500))
-	for _, d := range []pathhook.Delivery{ds[1], ds[2]} {
-		got := must(h.svc.Delivery(h.ctx, h.org, d.ID))(t)
-		if got.Status != pathhook.DeliverySucceeded || got.NextAttemptAt != nil || got.LeaseOwner != "" {
-			t.Errorf("succeeded delivery after late results = %+v", got)
-		}
-	}
-	if jobs := h.claim(t, "node-b", t4.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
-		t.Errorf("claimed %v after late results", jobIDs(jobs))
+	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.Status != pathhook.DeliverySucceeded || d2.AttemptCount != 2 {
+		t.Errorf("delivery after node-b's success = %+v", d2)
 	}
 }
 

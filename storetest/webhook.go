@@ -53,9 +53,7 @@ func testWebhooks(t *testing.T, h *harness) {
 	end := h.clock.Now()
 	rec := pathhook.Result{DeliveryID: id, WebhookID: wid, Status: pathhook.DeliveryFailed,
 		Attempt: pathhook.Attempt{N: 1, StartedAt: end, DurationMS: 12, ResponseStatus: &status, ResponseBody: "oops"}}
-	if err := h.db.Record(h.ctx, []pathhook.Result{rec}); err != nil {
-		t.Fatal(err)
-	}
+	h.record(t, rec)
 	if err := h.svc.Redeliver(h.ctx, h.org, id); err != nil {
 		t.Fatal(err)
 	}
