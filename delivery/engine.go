@@ -204,7 +204,7 @@ func (e *Engine) WebhookChanged(webhookID string) {
 // engine may have missed news of changes (its listener reconnected, say).
 func (e *Engine) WebhooksMayHaveChanged() {
 	e.sched.replace()
-	e.wakeClaimer()
+	e.Poke()
 }
 
 // Started is closed once Run has restored what the journal held and

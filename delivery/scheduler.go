@@ -88,6 +88,9 @@ type scheduler struct {
 	inflight int
 	wantRoom bool
 	stopped  bool
+	// changedAll is when every webhook last counted as changed (replace
+	// with none given), for those without state here yet.
+	changedAll time.Time
 }
 
 func newScheduler(perHook, capacity int, timeout, lease time.Duration, clock func() time.Time, release func(...string),
@@ -164,12 +167,17 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	}
 }
 
-// stale reports whether job was made (its lease taken) no later than its
-// webhook's last change: from what the webhook was, perhaps. A job made in
-// the same instant counts, since the clock cannot tell the two apart.
+// stale reports whether job was made (its lease taken) before its
+// webhook's last change: from what the webhook was, perhaps. One made in
+// the same instant is taken as made after it, so that a clock that does
+// not move (a test's) cannot hand the same job back for ever; real clocks
+// move between a read of the webhook and a change that commits after it.
 func (s *scheduler) stale(job *pathhook.Job) bool {
-	h := s.hooks[job.WebhookID]
-	return h != nil && !h.changed.IsZero() && !job.LeaseUntil.IsZero() && !job.LeaseUntil.Add(-s.lease).After(h.changed)
+	changed := s.changedAll
+	if h := s.hooks[job.WebhookID]; h != nil && h.changed.After(changed) {
+		changed = h.changed
+	}
+	return !job.LeaseUntil.IsZero() && job.LeaseUntil.Add(-s.lease).Before(changed)
 }
 
 // renew replaces the queued job of job's delivery, if there is one, with
@@ -366,6 +374,7 @@ func (s *scheduler) replace(webhookIDs ...string) {
 	defer s.mu.Unlock()
 	now := s.clock()
 	if len(webhookIDs) == 0 {
+		s.changedAll = now
 		for id := range s.hooks {
 			webhookIDs = append(webhookIDs, id)
 		}
@@ -374,10 +383,10 @@ func (s *scheduler) replace(webhookIDs ...string) {
 	for _, id := range webhookIDs {
 		h := s.hooks[id]
 		if h == nil {
-			h = &hook{id: id, used: now}
+			h = &hook{id: id}
 			s.hooks[id] = h
 		}
-		h.changed = now
+		h.changed, h.used = now, now // kept by tidy while jobs made before may come
 		for _, job := range h.queue {
 			if s.givable(&job, now) {
 				ids = append(ids, job.DeliveryID)

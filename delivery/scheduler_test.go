@@ -346,20 +346,30 @@ func TestSchedulerReplacesChangedWebhooks(t *testing.T) {
 	until := clock.Now().Add(time.Minute)
 	a, b := leased(newJob("wh_a", 1, ""), until), leased(newJob("wh_b", 1, ""), until)
 	s.add([]pathhook.Job{a, b})
+	late := leased(newJob("wh_a", 2, ""), until) // made before the change, offered after it
+	clock.Add(time.Millisecond)
 	s.replace("wh_a")
 	if !slices.Equal(back.released, []string{a.DeliveryID}) || s.stats().Queued != 1 {
 		t.Fatalf("after replacing wh_a: released %v, stats %+v", back.released, s.stats())
 	}
-	late := leased(newJob("wh_a", 2, ""), until) // made before the change
 	s.add([]pathhook.Job{late})
-	clock.Add(time.Millisecond)
-	fresh := leased(newJob("wh_a", 3, ""), clock.Now().Add(time.Minute))
+	fresh := leased(newJob("wh_a", 3, ""), clock.Now().Add(time.Minute)) // made in the change's instant
 	s.add([]pathhook.Job{fresh})
-	if !slices.Equal(back.released, []string{a.DeliveryID, late.DeliveryID}) || s.stats().Queued != 2 {
+	clock.Add(time.Millisecond)
+	fresh = leased(newJob("wh_a", 4, ""), clock.Now().Add(time.Minute))
+	s.add([]pathhook.Job{fresh})
+	if !slices.Equal(back.released, []string{a.DeliveryID, late.DeliveryID}) || s.stats().Queued != 3 {
 		t.Fatalf("after jobs made before and after the change: released %v, stats %+v", back.released, s.stats())
 	}
+	clock.Add(time.Millisecond)
 	s.replace()
-	if len(back.released) != 4 || s.stats().Queued != 0 {
+	if len(back.released) != 5 || s.stats().Queued != 0 {
 		t.Fatalf("after replacing every webhook: released %v, stats %+v", back.released, s.stats())
+	}
+	// A webhook this scheduler had not seen counts as changed too.
+	unseen := leased(newJob("wh_c", 1, ""), clock.Now().Add(time.Minute-time.Millisecond))
+	s.add([]pathhook.Job{unseen})
+	if len(back.released) != 6 || back.released[5] != unseen.DeliveryID {
+		t.Fatalf("a job of an unseen webhook made before every webhook changed: released %v", back.released)
 	}
 }

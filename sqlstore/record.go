@@ -145,13 +145,14 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result, fenced bool
 			disabling = append(disabling, r)
 		}
 	}
-	// Webhooks are written before deliveries, as everywhere, so that
-	// concurrent transactions lock rows in the same order: those that
-	// results disable are locked first, and disabled once the results are
-	// recorded, since disabling ends the leases the results are checked
-	// against; their results that ask for a retry end as failed.
+	// Webhooks are written before deliveries, as everywhere, and in id
+	// order, so that concurrent transactions lock rows in the same order:
+	// where results disable some, all of the batch's are locked first,
+	// and those disabled once the results are recorded, since disabling
+	// ends the leases the results are checked against; their results that
+	// ask for a retry end as failed.
 	if lock := t.forUpdate(); lock != "" && len(disabling) > 0 {
-		if err := t.lockWebhooks(ctx, disabling, lock); err != nil {
+		if err := t.lockWebhooks(ctx, results, lock); err != nil {
 			return err
 		}
 	}

@@ -85,15 +85,21 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 		}
 		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason, owner, until)
 	}
-	// Every attempt is logged, but only one made under the delivery's
-	// lease decides its state (Result.LeaseOwner): a result written late,
-	// after another node took the delivery over (its node's lease ran out
-	// while the write was retried) or after it ended, cannot undo what
-	// happened since, nor clear another node's lease.
+	// Every attempt is logged and counted, so that the next one's number
+	// follows it, but only one made under the delivery's lease decides its
+	// state (Result.LeaseOwner): a result written late, after another
+	// node took the delivery over (its node's lease ran out while the
+	// write was retried) or after it ended, cannot undo what happened
+	// since, nor clear another node's lease.
+	const underLease = "(v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)"
+	set := func(column, value string) string {
+		return column + " = CASE WHEN " + underLease + " THEN " + value + " ELSE deliveries." + column + " END"
+	}
 	from, args = t.db.dialect.Rows(outcomeColumns, values)
 	return t.execLater(ctx, func(err error) error { return fail("record deliveries", err) },
-		`UPDATE deliveries SET status = v.column2, next_attempt_at = v.column3, due_at = v.column3,
-		attempt_count = v.column4, lease_owner = '', lease_until = 0, ended_at = v.column5, end_reason = v.column6
-		FROM `+from+` WHERE deliveries.id = v.column1
-		AND (v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)`, args...)
+		`UPDATE deliveries SET `+set("status", "v.column2")+`, `+set("next_attempt_at", "v.column3")+`, `+
+			set("due_at", "v.column3")+`, `+set("lease_owner", "''")+`, `+set("lease_until", "0")+`, `+
+			set("ended_at", "v.column5")+`, `+set("end_reason", "v.column6")+`,
+		attempt_count = CASE WHEN deliveries.attempt_count > v.column4 THEN deliveries.attempt_count ELSE v.column4 END
+		FROM `+from+` WHERE deliveries.id = v.column1`, args...)
 }

@@ -225,7 +225,8 @@ func testRecord(t *testing.T, h *harness) {
 	taken := h.claim(t, "node-b", jobs[1].LeaseUntil.Add(time.Second), time.Minute, 10) // node-a's lease ran out
 	eqSlice(t, "taken over", jobIDs(taken), []string{ds[2].ID})
 	h.record(t, under(result(ds[2], 2, pathhook.DeliveryPending, t4, 503), "node-a", jobs[1]))
-	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.LeaseOwner != "node-b" || d2.AttemptCount != 1 {
+	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.LeaseOwner != "node-b" || d2.Status != pathhook.DeliveryPending ||
+		d2.AttemptCount != 2 { // counted, so that the next attempt is 3
 		t.Errorf("node-b's delivery after node-a's late result = %+v", d2)
 	}
 	h.record(t, under(result(ds[2], 2, pathhook.DeliverySucceeded, t4.Add(time.Second), 204), "node-b", taken[0]))

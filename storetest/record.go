@@ -27,12 +27,14 @@ func testRecordBatch(t *testing.T, h *harness) {
 	var rs []pathhook.Result
 	decides := map[string]pathhook.Result{}
 	attempts := map[string]int{bs[0].ID: 1}
+	highest := map[string]int{bs[0].ID: 1}
 	add := func(r pathhook.Result) {
 		rs = append(rs, r)
 		if _, ok := decides[r.DeliveryID]; !ok {
 			decides[r.DeliveryID] = r
 		}
 		attempts[r.DeliveryID]++
+		highest[r.DeliveryID] = max(highest[r.DeliveryID], r.Attempt.N)
 	}
 	at := func() time.Time { return now.Add(time.Duration(len(rs)+1) * time.Second) }
 	errText := "connection reset by peer"
@@ -83,7 +85,7 @@ func testRecordBatch(t *testing.T, h *harness) {
 		if d.WebhookID == c.ID {
 			r.Status, r.NextAttemptAt = pathhook.DeliveryFailed, time.Time{}
 		}
-		checkRecorded(t, must(h.svc.Delivery(h.ctx, h.org, d.ID))(t), r, attempts[d.ID])
+		checkRecorded(t, must(h.svc.Delivery(h.ctx, h.org, d.ID))(t), r, attempts[d.ID], highest[d.ID])
 	}
 	eq(t, "attempts", h.count(t, "SELECT COUNT(*) FROM attempts"), 1+90+90+19+2)
 	eq(t, "attempts without a response", h.count(t, "SELECT COUNT(*) FROM attempts WHERE response_status IS NULL"), 30)
@@ -108,18 +110,18 @@ func testRecordBatch(t *testing.T, h *harness) {
 	}
 }
 
-// checkRecorded fails the test unless d is in the state that r, the last
-// result recorded for it, leaves it in, with n attempts, numbered 1 to n,
-// and r's attempt among them.
-func checkRecorded(t *testing.T, d *pathhook.Delivery, r pathhook.Result, n int) {
+// checkRecorded fails the test unless d is in the state that r, the result
+// that decided it, leaves it in, with n attempts logged, the highest
+// numbered count, and r's attempt among them.
+func checkRecorded(t *testing.T, d *pathhook.Delivery, r pathhook.Result, n, count int) {
 	t.Helper()
 	var next *time.Time
 	if r.Status == pathhook.DeliveryPending {
 		next = &r.NextAttemptAt
 	}
-	if d.Status != r.Status || d.AttemptCount != r.Attempt.N || len(d.Attempts) != n || d.LeaseOwner != "" ||
+	if d.Status != r.Status || d.AttemptCount != count || len(d.Attempts) != n || d.LeaseOwner != "" ||
 		(d.NextAttemptAt == nil) != (next == nil) || (next != nil && !d.NextAttemptAt.Equal(*next)) {
-		t.Fatalf("delivery %s = %+v, want it left by %+v with %d attempts logged", d.ID, d, r, n)
+		t.Fatalf("delivery %s = %+v, want it left by %+v with %d attempts logged, count %d", d.ID, d, r, n, count)
 	}
 	got, want := d.Attempts[r.Attempt.N-1], r.Attempt
 	if got.N != want.N || !got.StartedAt.Equal(want.StartedAt) || got.DurationMS != want.DurationMS ||

@@ -166,7 +166,8 @@ func seedWorld(t *testing.T, l *live) seeded {
 }
 
 // history returns the attempts of a delivery made in the past: one that
-// succeeds, or during the outage 6 to 9 hours ago, two that fail.
+// succeeds, or during the outage 6 to 9 hours ago, two that fail. The first
+// is made under the delivery's lease, the retry under none.
 func history(d pathhook.Delivery, now time.Time, rnd func(int) int) []pathhook.Result {
 	ok, down := 200, 503
 	start := d.CreatedAt.Add(150 * time.Millisecond)
@@ -175,7 +176,8 @@ func history(d pathhook.Delivery, now time.Time, rnd func(int) int) []pathhook.R
 		body := `{"error":"maintenance: back soon"}`
 		return []pathhook.Result{
 			{DeliveryID: d.ID, WebhookID: d.WebhookID, Status: pathhook.DeliveryPending, NextAttemptAt: retry,
-				Attempt: pathhook.Attempt{N: 1, StartedAt: start, DurationMS: int64(20 + rnd(30)), ResponseStatus: &down, ResponseBody: body}},
+				Attempt:    pathhook.Attempt{N: 1, StartedAt: start, DurationMS: int64(20 + rnd(30)), ResponseStatus: &down, ResponseBody: body},
+				LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil},
 			{DeliveryID: d.ID, WebhookID: d.WebhookID, Status: pathhook.DeliveryFailed,
 				Attempt: pathhook.Attempt{N: 2, StartedAt: retry, DurationMS: int64(20 + rnd(30)), ResponseStatus: &down, ResponseBody: body}},
 		}
@@ -185,7 +187,8 @@ func history(d pathhook.Delivery, now time.Time, rnd func(int) int) []pathhook.R
 		ms += int64(rnd(300))
 	}
 	return []pathhook.Result{{DeliveryID: d.ID, WebhookID: d.WebhookID, Status: pathhook.DeliverySucceeded,
-		Attempt: pathhook.Attempt{N: 1, StartedAt: start, DurationMS: ms, ResponseStatus: &ok, ResponseBody: `{"received":true}`}}}
+		Attempt:    pathhook.Attempt{N: 1, StartedAt: start, DurationMS: ms, ResponseStatus: &ok, ResponseBody: `{"received":true}`},
+		LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil}}
 }
 
 func must(t *testing.T, err error) {
