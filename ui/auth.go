@@ -24,18 +24,26 @@ type actor struct {
 // authedFunc is a handler for signed-in requests.
 type authedFunc func(w http.ResponseWriter, r *http.Request, a *actor)
 
-func (h *handler) cookieName() string {
+// isSecure reports whether r came over https: to pathhook itself, or to a
+// proxy in front of it that says so (X-Forwarded-Proto), as serve speaks
+// plain HTTP. A client that claims https when it is not gets a cookie its
+// browser will not send back, and only itself to blame.
+func (h *handler) isSecure(r *http.Request) bool {
+	return h.secure || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (h *handler) cookieName(r *http.Request) string {
 	// The __Host- prefix makes browsers refuse the cookie unless it is
 	// Secure, host-only and Path=/, so a sibling subdomain cannot plant one.
-	if h.secure {
+	if h.isSecure(r) {
 		return "__Host-pathhook_session"
 	}
 	return "pathhook_session"
 }
 
-func (h *handler) setSessionCookie(w http.ResponseWriter, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+func (h *handler) setSessionCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(r), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.isSecure(r), SameSite: http.SameSiteStrictMode})
 }
 
 // authed wraps fn: it finds the request's session and checks that its key
@@ -44,7 +52,7 @@ func (h *handler) setSessionCookie(w http.ResponseWriter, value string, maxAge i
 func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var sid string
-		if c, err := r.Cookie(h.cookieName()); err == nil {
+		if c, err := r.Cookie(h.cookieName(r)); err == nil {
 			sid = c.Value
 		}
 		sess, ok := h.sessions.get(sid)
@@ -155,7 +163,7 @@ type signinPage struct {
 
 func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
-	if c, err := r.Cookie(h.cookieName()); err == nil {
+	if c, err := r.Cookie(h.cookieName(r)); err == nil {
 		if s, ok := h.sessions.get(c.Value); ok && h.keyLive(r, s) {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
@@ -183,15 +191,15 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 			Error: "This API key is not valid, or it has been revoked."})
 		return
 	}
-	if old, err := r.Cookie(h.cookieName()); err == nil {
+	if old, err := r.Cookie(h.cookieName(r)); err == nil {
 		h.sessions.delete(old.Value)
 	}
-	h.setSessionCookie(w, h.sessions.create(key), 0)
+	h.setSessionCookie(w, r, h.sessions.create(key), 0)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *handler) signout(w http.ResponseWriter, r *http.Request, a *actor) {
 	h.sessions.delete(a.sid)
-	h.setSessionCookie(w, "", -1)
+	h.setSessionCookie(w, r, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

@@ -53,6 +53,13 @@ func TestSessionCookieFlags(t *testing.T) {
 			t.Errorf("secure cookie name %q", c.Name)
 		}
 	}
+	// Behind a proxy that ends TLS, as serve runs (it speaks plain HTTP).
+	e := setup(t)
+	res, body := e.browser(t).post("/signin", url.Values{"key": {e.keyA}, "next": {"/pathways"}}, "X-Forwarded-Proto", "https")
+	mustStatus(t, res, body, http.StatusSeeOther)
+	if cs := res.Cookies(); len(cs) != 1 || !cs[0].Secure || cs[0].Name != "__Host-pathhook_session" {
+		t.Errorf("cookies behind a TLS proxy: %v", cs)
+	}
 }
 
 func TestSigninNextStaysLocal(t *testing.T) {

@@ -28,8 +28,9 @@ type Config struct {
 	Platform string
 	// Clock defaults to time.Now; it times sessions and the charts.
 	Clock pathhook.Clock
-	// Secure sets the Secure flag of the session cookie: true when the UI
-	// is served over https.
+	// Secure sets the Secure flag of the session cookie on every request;
+	// without it, requests that came over https (r.TLS, or a proxy's
+	// X-Forwarded-Proto: https) get it anyway.
 	Secure bool
 	// SessionTTL is how long a session lasts after sign-in; default 12h.
 	SessionTTL time.Duration
