@@ -46,10 +46,10 @@ type Dispatcher interface {
 	Offer(ctx context.Context, jobs []Job)
 }
 
-// A WebhookWatcher is a Dispatcher that the Service tells, once the
-// transaction has committed, of each change to a webhook (its URL, its
-// secrets, its switch): the jobs it holds carry the webhook as it was, and
-// it must not send them so.
+// A Dispatcher that holds jobs may also be a WebhookWatcher: the Service
+// tells it, once the transaction has committed, of each change to a
+// webhook (its URL, its secrets, its switch), since the jobs it holds carry
+// the webhook as it was, and it must not send them so.
 type WebhookWatcher interface {
 	WebhookChanged(webhookID string)
 }

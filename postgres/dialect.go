@@ -119,9 +119,10 @@ func (dialect) GroupLockTimeout() (set, unset string) {
 }
 
 // Generation is the counter that migration 0002's triggers raise, with the
-// time the server started: a standby promoted, or a backup restored, may
-// count again from a lower value, but not on a server started at the same
-// moment.
+// time the server started: a promoted standby, or a server started from a
+// backup, may count again from a lower value, but not on a server started
+// at the same moment. Data restored into a running server keeps its start
+// time: restart the nodes after such a restore.
 func (dialect) Generation() string {
 	return "(SELECT gen || '@' || extract(epoch FROM pg_postmaster_start_time()) FROM cache_generation WHERE id = 1)"
 }

@@ -138,7 +138,9 @@ func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.P
 	t.remember(key, r)
 	if generation != "" && t.pipe != nil && !t.changedCached {
 		// Read in one statement: the rows are those of generation gen.
-		t.gen, t.genKnown = gen, true
+		if !t.genKnown {
+			t.gen, t.genKnown = gen, true
+		}
 		t.genFills = append(t.genFills, genRead{key: key, gen: gen, read: r})
 	}
 	return p, nil

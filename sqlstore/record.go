@@ -10,7 +10,8 @@ import (
 )
 
 // Record writes the outcomes of attempts in one transaction: each attempt,
-// its delivery's new state (lease cleared), and per webhook its
+// its delivery's new state (lease cleared) if the delivery is still under
+// the lease the attempt ran under (Result.LeaseOwner), and per webhook its
 // failing_since. A result with a DisableReason disables its webhook and
 // fails the webhook's pending deliveries; a result that asks for a retry
 // of a delivery whose webhook is disabled fails it instead.
@@ -151,7 +152,7 @@ func (t *txn) record(ctx context.Context, results []pathhook.Result, fenced bool
 	// and those disabled once the results are recorded, since disabling
 	// ends the leases the results are checked against; their results that
 	// ask for a retry end as failed.
-	if lock := t.forUpdate(); lock != "" && len(disabling) > 0 {
+	if lock := t.forUpdate(); lock != "" && len(disabling) > 0 && fenced { // Restore has locked them
 		if err := t.lockWebhooks(ctx, results, lock); err != nil {
 			return err
 		}

@@ -14,7 +14,8 @@ var (
 )
 
 // recordInLists writes the attempts of results and their deliveries' new
-// states (lease cleared) with two statements per list of results
+// states (lease cleared; fenced, only under the results' leases) with two
+// statements per list of results
 // (Dialect.Rows, Dialect.ListRows) instead of two per result, each a round
 // trip where the database is across a connection.
 func (t *txn) recordInLists(ctx context.Context, results []pathhook.Result, disabled map[string]bool, fenced bool) error {
@@ -80,7 +81,9 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 	for _, r := range results {
 		status, next, ended, reason := outcome(r, disabled[r.WebhookID])
 		var owner, until any // NULL: not fenced
-		if fenced {
+		if fenced && r.LeaseOwner != "" {
+			// A job that no node held fences nothing: its delivery may
+			// have been claimed since by a node that cannot know.
 			owner, until = r.LeaseOwner, leaseMicros(r.LeaseUntil)
 		}
 		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason, owner, until)
