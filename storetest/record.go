@@ -1,11 +1,227 @@
 package storetest
 
 import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pathhook/pathhook"
 )
+
+// result is an attempt's outcome for Record.
+func result(d pathhook.Delivery, n int, status string, at time.Time, code int) pathhook.Result {
+	r := pathhook.Result{DeliveryID: d.ID, WebhookID: d.WebhookID, Status: status,
+		Attempt: pathhook.Attempt{N: n, StartedAt: at, DurationMS: 7, ResponseStatus: &code, ResponseBody: fmt.Sprintf("answer %d", code)}}
+	if status == pathhook.DeliveryPending {
+		r.NextAttemptAt = at.Add(5 * time.Second)
+	}
+	return r
+}
+
+// record records rs as the node that holds each delivery's lease now
+// would: a result without a lease of its own is given the delivery's.
+func (h *harness) record(t *testing.T, rs ...pathhook.Result) {
+	t.Helper()
+	rs = slices.Clone(rs)
+	for i := range rs {
+		if r := &rs[i]; r.LeaseOwner == "" && r.LeaseUntil.IsZero() {
+			r.LeaseOwner, r.LeaseUntil = h.lease(t, r.DeliveryID)
+		}
+	}
+	if err := h.db.Record(h.ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lease returns the lease a delivery is under, if it exists.
+func (h *harness) lease(t *testing.T, id string) (string, time.Time) {
+	t.Helper()
+	var owner string
+	var until int64
+	err := h.db.SQL().QueryRowContext(h.ctx, "SELECT lease_owner, lease_until FROM deliveries WHERE id = "+quote(id)).Scan(&owner, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if until == 0 {
+		return owner, time.Time{}
+	}
+	return owner, time.UnixMicro(until)
+}
+
+func (h *harness) failingSince(t *testing.T, id string) *time.Time {
+	t.Helper()
+	return must(h.svc.Webhook(h.ctx, h.org, id))(t).FailingSince
+}
+
+// under gives r the lease of a job that node claimed.
+func under(r pathhook.Result, node string, job pathhook.Job) pathhook.Result {
+	r.LeaseOwner, r.LeaseUntil = node, job.LeaseUntil
+	return r
+}
+
+func testRecord(t *testing.T, h *harness) {
+	w, ds := h.queued(t, 3)
+	now := h.clock.Now()
+	first := h.claim(t, "node-a", now, time.Minute, 10)
+	t1, t2, t3 := now.Add(time.Second), now.Add(2*time.Second), now.Add(3*time.Second)
+	h.record(t, result(ds[0], 1, pathhook.DeliveryPending, t1, 500), result(ds[1], 1, pathhook.DeliverySucceeded, t2, 200),
+		result(ds[2], 1, pathhook.DeliveryPending, t3, 503))
+	if fs := h.failingSince(t, w.ID); fs == nil || !fs.Equal(t3) {
+		t.Errorf("failing_since = %v, want the first failure after the last success, %v", fs, t3)
+	}
+	d0 := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	if d0.Status != pathhook.DeliveryPending || d0.AttemptCount != 1 || d0.NextAttemptAt == nil || !d0.NextAttemptAt.Equal(t1.Add(5*time.Second)) ||
+		d0.LeaseOwner != "" || len(d0.Attempts) != 1 || *d0.Attempts[0].ResponseStatus != 500 || !d0.Attempts[0].StartedAt.Equal(t1) ||
+		d0.Attempts[0].DurationMS != 7 || d0.Attempts[0].ResponseBody != "answer 500" {
+		t.Errorf("retried delivery = %+v", d0)
+	}
+	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	if d1.Status != pathhook.DeliverySucceeded || d1.NextAttemptAt != nil || d1.AttemptCount != 1 {
+		t.Errorf("succeeded delivery = %+v", d1)
+	}
+	// Retries are claimable once due, with the next attempt number.
+	jobs := h.claim(t, "node-a", t3.Add(5*time.Second), time.Minute, 10)
+	eqSlice(t, "claimed retries", jobIDs(jobs), []string{ds[0].ID, ds[2].ID})
+	eq(t, "next attempt", jobs[0].Attempt, 2)
+
+	t4 := now.Add(10 * time.Second)
+	errText := "connection refused"
+	r := result(ds[0], 2, pathhook.DeliveryFailed, t4, 0)
+	r.Attempt.ResponseStatus, r.Attempt.Error = nil, &errText
+	h.record(t, under(r, "node-a", jobs[0]))
+	if fs := h.failingSince(t, w.ID); fs == nil || !fs.Equal(t3) {
+		t.Errorf("failing_since = %v, want it kept at %v", fs, t3)
+	}
+	d0 = must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	if d0.Status != pathhook.DeliveryFailed || d0.AttemptCount != 2 || len(d0.Attempts) != 2 || d0.Attempts[1].Error == nil ||
+		*d0.Attempts[1].Error != errText || d0.Attempts[1].ResponseStatus != nil {
+		t.Errorf("failed delivery = %+v", d0)
+	}
+
+	// Results written late, under a lease that has ended (their node's
+	// ran out while it retried the write; the delivery was recorded, or
+	// claimed by another node, since), are logged but decide nothing: a
+	// retry of ds[2]'s first attempt, a failure of ds[1]'s, which
+	// succeeded, and ds[2]'s retry under node-a's second lease once
+	// node-b has claimed it.
+	h.record(t, under(result(ds[2], 1, pathhook.DeliveryPending, t4, 502), "node-a", first[2]),
+		under(result(ds[1], 1, pathhook.DeliveryFailed, t4, 500), "node-a", first[1]))
+	d2 := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
+	if d2.AttemptCount != 1 || len(d2.Attempts) != 2 || d2.LeaseOwner != "node-a" || !d2.LeaseUntil.Equal(jobs[1].LeaseUntil) {
+		t.Errorf("delivery after a late result = %+v", d2)
+	}
+	if d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t); d1.Status != pathhook.DeliverySucceeded || d1.NextAttemptAt != nil {
+		t.Errorf("succeeded delivery after a late failure = %+v", d1)
+	}
+	taken := h.claim(t, "node-b", jobs[1].LeaseUntil.Add(time.Second), time.Minute, 10) // node-a's lease ran out
+	eqSlice(t, "taken over", jobIDs(taken), []string{ds[2].ID})
+	h.record(t, under(result(ds[2], 2, pathhook.DeliveryPending, t4, 503), "node-a", jobs[1]))
+	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.LeaseOwner != "node-b" || d2.Status != pathhook.DeliveryPending ||
+		d2.AttemptCount != 2 { // counted, so that the next attempt is 3
+		t.Errorf("node-b's delivery after node-a's late result = %+v", d2)
+	}
+	h.record(t, under(result(ds[2], 2, pathhook.DeliverySucceeded, t4.Add(time.Second), 204), "node-b", taken[0]))
+	if fs := h.failingSince(t, w.ID); fs != nil {
+		t.Errorf("failing_since = %v after a success, want nil", fs)
+	}
+	if d2 = must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t); d2.Status != pathhook.DeliverySucceeded || d2.AttemptCount != 2 {
+		t.Errorf("delivery after node-b's success = %+v", d2)
+	}
+}
+
+// testRestore records results kept by a process that died: those already
+// recorded, of deliveries leased to another node, ended or gone, are left out,
+// and of two results of one attempt the later counts. Deliveries leased to
+// the name the process runs again under are its own.
+func testRestore(t *testing.T, h *harness) {
+	_, ds := h.queued(t, 5)
+	now := h.clock.Now()
+	h.claim(t, "node-a", now, time.Minute, 10)
+	t1, t2 := now.Add(time.Second), now.Add(2*time.Second)
+	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200))
+	h.record(t, result(ds[4], 1, pathhook.DeliveryFailed, t1, 500))                     // ended meanwhile, as by a disable
+	if err := h.db.Release(h.ctx, "node-a", []string{ds[1].ID, ds[2].ID}); err != nil { // ds[3] stays leased
+		t.Fatal(err)
+	}
+	kept := []pathhook.Result{
+		result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200), // recorded before the process died
+		result(ds[1], 1, pathhook.DeliveryPending, t1, 503),
+		result(ds[1], 2, pathhook.DeliverySucceeded, t2, 204),
+		result(ds[2], 1, pathhook.DeliveryPending, t1, 500), // sent again: the later result counts
+		result(ds[2], 1, pathhook.DeliveryPending, t2, 502),
+		result(ds[3], 1, pathhook.DeliverySucceeded, t2, 200),
+		result(pathhook.Delivery{ID: "dlv_gone", WebhookID: ds[0].WebhookID}, 1, pathhook.DeliverySucceeded, t2, 200),
+		result(ds[4], 2, pathhook.DeliverySucceeded, t2, 200),
+	}
+	n, err := h.db.Restore(h.ctx, "node-b", kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "results restored", n, 3)
+	d0 := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	eq(t, "attempts of the delivery recorded before", len(d0.Attempts), 1)
+	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	if d1.Status != pathhook.DeliverySucceeded || d1.AttemptCount != 2 || len(d1.Attempts) != 2 || *d1.Attempts[1].ResponseStatus != 204 ||
+		d1.LeaseOwner != "" {
+		t.Errorf("restored delivery = %+v", d1)
+	}
+	d2 := must(h.svc.Delivery(h.ctx, h.org, ds[2].ID))(t)
+	if d2.Status != pathhook.DeliveryPending || d2.AttemptCount != 1 || len(d2.Attempts) != 1 || *d2.Attempts[0].ResponseStatus != 502 ||
+		d2.NextAttemptAt == nil || !d2.NextAttemptAt.Equal(t2.Add(5*time.Second)) {
+		t.Errorf("restored retry = %+v", d2)
+	}
+	d3 := must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
+	if d3.LeaseOwner != "node-a" || len(d3.Attempts) != 0 {
+		t.Errorf("a delivery leased to another node was restored: %+v", d3)
+	}
+	// Restoring again changes nothing.
+	eq(t, "results restored twice", must(h.db.Restore(h.ctx, "node-b", kept))(t), 0)
+	eq(t, "attempts after restoring twice", len(must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t).Attempts), 2)
+	// Due at its retry, not before.
+	eqSlice(t, "claimed at the retry", jobIDs(h.claim(t, "node-b", t2.Add(5*time.Second), time.Minute, 10)), []string{ds[2].ID})
+
+	// node-a, started again, restores what it kept of the delivery it
+	// still holds.
+	eq(t, "results restored by the holder", must(h.db.Restore(h.ctx, "node-a", kept))(t), 1)
+	d3 = must(h.svc.Delivery(h.ctx, h.org, ds[3].ID))(t)
+	if d3.Status != pathhook.DeliverySucceeded || d3.LeaseOwner != "" || len(d3.Attempts) != 1 {
+		t.Errorf("the holder's delivery after its restore = %+v", d3)
+	}
+	if d4 := must(h.svc.Delivery(h.ctx, h.org, ds[4].ID))(t); d4.Status != pathhook.DeliveryFailed || len(d4.Attempts) != 1 {
+		t.Errorf("a delivery that had ended was restored: %+v", d4)
+	}
+}
+
+func testRecordDisables(t *testing.T, h *harness) {
+	w, ds := h.queued(t, 3)
+	now := h.clock.Now()
+	h.claim(t, "node-a", now, time.Minute, 1)
+	r := result(ds[0], 1, pathhook.DeliveryFailed, now, 410)
+	r.DisableReason = "the receiver answered 410 Gone"
+	h.record(t, r)
+	got := must(h.svc.Webhook(h.ctx, h.org, w.ID))(t)
+	if got.Enabled || got.DisabledReason == nil || *got.DisabledReason != r.DisableReason {
+		t.Errorf("webhook after 410 = %+v", got)
+	}
+	for _, d := range ds {
+		eq(t, "status of "+d.ID, must(h.svc.Delivery(h.ctx, h.org, d.ID))(t).Status, pathhook.DeliveryFailed)
+	}
+	// A retry that was in flight for the disabled webhook ends as failed.
+	h.record(t, result(ds[1], 1, pathhook.DeliveryPending, now.Add(time.Second), 500))
+	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	if d1.Status != pathhook.DeliveryFailed || len(d1.Attempts) != 1 {
+		t.Errorf("retry for a disabled webhook = %+v", d1)
+	}
+	if jobs := h.claim(t, "node-a", now.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("claimed %v of a disabled webhook", jobIDs(jobs))
+	}
+}
 
 // testRecordBatch records one batch of 202 results, more than a
 // statement's list holds, for three webhooks mixed: successes, retries and
