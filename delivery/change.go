@@ -43,14 +43,15 @@ func (s *scheduler) replace(webhookIDs ...string) {
 	s.roomMade()
 }
 
-// stale reports whether job was made (its lease taken) before its
-// webhook's last change: from what the webhook was, perhaps. One made in
+// stale reports whether job, of h (nil if the scheduler has no state of
+// its webhook), was made (its lease taken) before its webhook's last
+// change, or every webhook's: from what the webhook was, perhaps. One made in
 // the same instant is taken as made after it, so that a clock that does
 // not move (a test's) cannot hand the same job back for ever; real clocks
 // move between a read of the webhook and a change that commits after it.
-func (s *scheduler) stale(job *pathhook.Job) bool {
+func (s *scheduler) stale(h *hook, job *pathhook.Job) bool {
 	changed := s.changedAll
-	if h := s.hooks[job.WebhookID]; h != nil && h.changed.After(changed) {
+	if h != nil && h.changed.After(changed) {
 		changed = h.changed
 	}
 	return !job.LeaseUntil.IsZero() && job.LeaseUntil.Add(-s.lease).Before(changed)

@@ -123,21 +123,16 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 			s.renew(&job)
 			continue
 		}
-		if s.stale(&job) {
-			// Made from the webhook as it was before a change that
-			// replace has already handled: claimed again, it is made anew.
-			if s.givable(&job, now) {
-				overflow = append(overflow, job.DeliveryID)
-			}
-			continue
-		}
-		if len(s.held) >= s.capacity {
-			if s.givable(&job, now) {
-				overflow = append(overflow, job.DeliveryID)
-			}
-			continue
-		}
 		h := s.hooks[job.WebhookID]
+		// A job that does not fit in memory goes back to the store, and so
+		// does one made from its webhook as it was before a change that
+		// replace has handled already: claimed again, it is made anew.
+		if len(s.held) >= s.capacity || s.stale(h, &job) {
+			if s.givable(&job, now) {
+				overflow = append(overflow, job.DeliveryID)
+			}
+			continue
+		}
 		if h == nil {
 			h = &hook{id: job.WebhookID}
 			s.hooks[job.WebhookID] = h

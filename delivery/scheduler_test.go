@@ -36,11 +36,7 @@ func slowScheduler(clock *fakeClock, back *handedBack, id string) (s *scheduler,
 	s.add([]pathhook.Job{leased(newJob(id, 0, ""), until)})
 	_, h, _ := s.next()
 	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, 20*time.Second)
-	var jobs []pathhook.Job
-	for i := 1; i <= 5; i++ {
-		jobs = append(jobs, leased(newJob(id, i, ""), until))
-	}
-	s.add(jobs)
+	s.add(leasedJobs(id, 1, 5, until))
 	return s, until
 }
 
@@ -49,19 +45,22 @@ func leased(job pathhook.Job, until time.Time) pathhook.Job {
 	return job
 }
 
+// leasedJobs returns jobs from to last of webhook hook, leased until until.
+func leasedJobs(hook string, from, last int, until time.Time) []pathhook.Job {
+	var jobs []pathhook.Job
+	for i := from; i <= last; i++ {
+		jobs = append(jobs, leased(newJob(hook, i, ""), until))
+	}
+	return jobs
+}
+
 func TestSchedulerTakesWebhooksInTurn(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	var back handedBack
 	s := newTestScheduler(clock, 8, 100, &back)
 	until := clock.Now().Add(time.Minute)
-	var jobs []pathhook.Job
-	for i := range 3 {
-		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
-	}
-	for i := range 3 {
-		jobs = append(jobs, leased(newJob("wh_b", i, ""), until))
-	}
+	jobs := append(leasedJobs("wh_a", 0, 2, until), leasedJobs("wh_b", 0, 2, until)...)
 	s.add(jobs)
 	var order []string
 	for range 6 {
@@ -141,10 +140,7 @@ func TestSchedulerBreakerHoldsAWebhookWaitingItsTurn(t *testing.T) {
 	var back handedBack
 	s := newTestScheduler(clock, 8, 100, &back)
 	until := clock.Now().Add(time.Minute)
-	var jobs []pathhook.Job
-	for i := range 20 {
-		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
-	}
+	jobs := leasedJobs("wh_a", 0, 19, until)
 	s.add(jobs)
 	var h *hook
 	for range breakAfter + 1 {
@@ -202,11 +198,7 @@ func TestSchedulerBoundsEachWebhook(t *testing.T) {
 	var back handedBack
 	s := newTestScheduler(clock, 2, 100, &back)
 	until := clock.Now().Add(time.Minute)
-	var jobs []pathhook.Job
-	for i := range 20 {
-		jobs = append(jobs, leased(newJob("wh_a", i, ""), until))
-	}
-	s.add(jobs)
+	s.add(leasedJobs("wh_a", 0, 19, until))
 	_, h1, _ := s.next()
 	_, h2, _ := s.next()
 	if st := s.stats(); st.InFlight != 2 || len(s.ready) != 0 {
@@ -255,11 +247,7 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	// More of them later are deferred behind those, in steps of 10 s, and
 	// never more than maxDefer ahead.
 	back.parked = nil
-	var jobs []pathhook.Job
-	for i := 6; i <= 9; i++ {
-		jobs = append(jobs, leased(newJob("wh_slow", i, ""), until))
-	}
-	s.add(jobs)
+	s.add(leasedJobs("wh_slow", 6, 9, until))
 	want = []fakePark{{now.Add(100 * time.Second), []string{"dlv_wh_slow_6"}}, {now.Add(120 * time.Second), []string{"dlv_wh_slow_7"}},
 		{now.Add(140 * time.Second), []string{"dlv_wh_slow_8"}}, {now.Add(160 * time.Second), []string{"dlv_wh_slow_9"}}}
 	if fmt.Sprint(back.parked) != fmt.Sprint(want) {

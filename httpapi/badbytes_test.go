@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -21,13 +20,7 @@ func TestControlCharactersAndBadUTF8(t *testing.T) {
 			pw := "/v1/pathways/" + w.pathway
 			hook := "/v1/webhooks/" + w.webhooks[0]
 			before := f.snapshot(f.a.key, w)
-			cases := []struct {
-				name         string
-				method, path string
-				body         any
-				status       int
-				field        string // for 422: a field that the answer must name
-			}{
+			cases := []badRequest{
 				{"NUL in a pathway's name", "POST", "/v1/pathways", `{"name":"a\u0000b"}`, 422, "name"},
 				{"escape in a pathway's name", "POST", "/v1/pathways", `{"name":"a\u001b[31mb"}`, 422, "name"},
 				{"line break in a pathway's name", "POST", "/v1/pathways", `{"name":"a\nb"}`, 422, "name"},
@@ -72,13 +65,7 @@ func TestControlCharactersAndBadUTF8(t *testing.T) {
 				{"NUL in the activities' cursor", "GET", pw + "/activities?cursor=%00", nil, 422, "cursor"},
 				{"NUL in the deliveries' status", "GET", hook + "/deliveries?status=%00", nil, 422, "status"},
 			}
-			for _, c := range cases {
-				res := f.do(f.a.key, c.method, c.path, c.body)
-				checkProblem(t, c.name, res, c.status)
-				if c.field != "" && !slices.Contains(res.fieldsOf(t), c.field) {
-					t.Errorf("%s: errors name %v, want %q: %s", c.name, res.fieldsOf(t), c.field, res.body)
-				}
-			}
+			f.checkBadRequests(t, cases)
 			if after := f.snapshot(f.a.key, w); after != before {
 				t.Errorf("bad requests changed the state:\nbefore %s\nafter  %s", before, after)
 			}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -21,13 +20,7 @@ func TestErrors(t *testing.T) {
 	before := f.snapshot(f.a.key, w)
 
 	secret := func(s string) map[string]any { return map[string]any{"url": "https://example.com/hook", "secret": s} }
-	cases := []struct {
-		name         string
-		method, path string
-		body         any
-		status       int
-		field        string // for 422: a field that the answer must name
-	}{
+	cases := []badRequest{
 		{"truncated JSON", "POST", "/v1/pathways", `{"name":`, 400, ""},
 		{"not JSON", "POST", "/v1/pathways", `name=x`, 400, ""},
 		{"empty body", "POST", "/v1/pathways", ``, 400, ""},
@@ -96,13 +89,7 @@ func TestErrors(t *testing.T) {
 		{"no such route", "GET", "/v1/nothing", nil, 404, ""},
 		{"no such method", "DELETE", pw, nil, 405, ""},
 	}
-	for _, c := range cases {
-		res := f.do(f.a.key, c.method, c.path, c.body)
-		checkProblem(t, c.name, res, c.status)
-		if c.field != "" && !slices.Contains(res.fieldsOf(t), c.field) {
-			t.Errorf("%s: errors name %v, want %q: %s", c.name, res.fieldsOf(t), c.field, res.body)
-		}
-	}
+	f.checkBadRequests(t, cases)
 	if res := f.do(f.a.key, "DELETE", pw, nil); res.header.Get("Allow") == "" {
 		t.Errorf("405 without Allow")
 	}

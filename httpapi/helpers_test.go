@@ -3,26 +3,22 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/internal/pgtest"
 	"github.com/pathhook/pathhook/postgres"
 	"github.com/pathhook/pathhook/sqlite"
 	"github.com/pathhook/pathhook/sqlstore"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make schemas
 )
 
 // fixture is a real API server on 127.0.0.1 over a real SQLite file, with
@@ -72,35 +68,7 @@ func openSQLite(t *testing.T) *sqlstore.DB {
 // PATHHOOK_REQUIRE_POSTGRES=1 (as in CI) a missing database fails it.
 func openPostgres(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	base := os.Getenv("PATHHOOK_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PATHHOOK_REQUIRE_POSTGRES=1 but PATHHOOK_TEST_POSTGRES is not set")
-		}
-		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "pathhook_httpapi_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(context.Background(), u.String(), nil)
+	db, err := postgres.Open(context.Background(), pgtest.Schema(t, "pathhook_httpapi_"), nil)
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}
@@ -295,4 +263,27 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// badRequest is a request that must fail with status and a problem answer
+// that, for a 422 with field set, names field.
+type badRequest struct {
+	name         string
+	method, path string
+	body         any
+	status       int
+	field        string
+}
+
+// checkBadRequests makes each of cases with org A's key and checks its
+// answer.
+func (f *fixture) checkBadRequests(t *testing.T, cases []badRequest) {
+	t.Helper()
+	for _, c := range cases {
+		res := f.do(f.a.key, c.method, c.path, c.body)
+		checkProblem(t, c.name, res, c.status)
+		if c.field != "" && !slices.Contains(res.fieldsOf(t), c.field) {
+			t.Errorf("%s: errors name %v, want %q: %s", c.name, res.fieldsOf(t), c.field, res.body)
+		}
+	}
 }

@@ -4,64 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/internal/pgtest"
 	"github.com/pathhook/pathhook/postgres"
 	"github.com/pathhook/pathhook/sqlstore"
 	"github.com/pathhook/pathhook/storetest"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make schemas
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for sql.Open
 )
 
-// testURL returns the URL of the test database, or skips the test.
-func testURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("PATHHOOK_TEST_POSTGRES")
-	if u == "" && os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
-		t.Fatal("PATHHOOK_REQUIRE_POSTGRES=1 but PATHHOOK_TEST_POSTGRES is not set")
-	}
-	if u == "" {
-		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return u
-}
-
-// freshSchema makes a schema of its own for t, drops it when t ends, and
-// returns the URL of the test database with that schema as search path.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := testURL(t)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "pathhook_test_" + strings.ToLower(rand.Text()[:12])
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE SCHEMA "%s"`, schema)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, fmt.Sprintf(`DROP SCHEMA "%s" CASCADE`, schema)); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshSchema makes a schema of its own for t (pgtest.Schema).
+func freshSchema(t testing.TB) string { return pgtest.Schema(t, "pathhook_test_") }
 
 func open(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
 	t.Helper()
@@ -75,13 +34,13 @@ func open(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
 
 func TestStore(t *testing.T) {
 	t.Parallel()
-	testURL(t)
+	pgtest.URL(t)
 	storetest.Run(t, open)
 }
 
 func TestStoreWithoutGroupCommit(t *testing.T) {
 	t.Parallel()
-	testURL(t)
+	pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
 		db, err := postgres.OpenOptions(context.Background(), freshSchema(t), box, postgres.Options{NoGroupCommit: true})
 		if err != nil {
@@ -193,7 +152,7 @@ func must[T any](v T, err error) func(*testing.T) T {
 func TestWarmOpensThePool(t *testing.T) {
 	t.Parallel()
 	base := freshSchema(t)
-	admin := must(sql.Open("pgx", testURL(t)))(t)
+	admin := must(sql.Open("pgx", pgtest.URL(t)))(t)
 	t.Cleanup(func() { admin.Close() })
 	backends := func(app string) int {
 		var n int

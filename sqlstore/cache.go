@@ -258,23 +258,28 @@ func (c *genCache) keep(reads []genRead) {
 	}
 }
 
+// usesGenCache reports whether t reads through the generation cache and
+// keeps what it reads there: a write transaction through a Pipe, on a
+// database with a generation, that has not changed webhooks or pathways.
+func (t *txn) usesGenCache() bool {
+	return t.pipe != nil && !t.changedCached && t.db.dialect.Generation() != ""
+}
+
 // fromGeneration returns what the generation cache holds of key for t: a
 // read made at the generation the database holds now, which t asks for the
 // first time. It reports false where t cannot use the cache.
 func (t *txn) fromGeneration(ctx context.Context, key cacheKey) (pathwayRead, bool, error) {
-	generation := t.db.dialect.Generation()
-	if generation == "" || t.pipe == nil || t.changedCached {
+	if !t.usesGenCache() {
 		return pathwayRead{}, false, nil
 	}
 	r, ok := t.db.genCache.get(key)
 	if !ok {
 		return pathwayRead{}, false, nil // reading the pathway tells the generation too
 	}
-	if !t.genKnown {
-		if err := t.queryRow(ctx, "SELECT "+generation).Scan(&t.gen); err != nil {
+	if t.gen == "" {
+		if err := t.queryRow(ctx, "SELECT "+t.db.dialect.Generation()).Scan(&t.gen); err != nil {
 			return pathwayRead{}, false, fail("cache generation", err)
 		}
-		t.genKnown = true
 	}
 	if r.gen != t.gen {
 		return pathwayRead{}, false, nil

@@ -104,7 +104,6 @@ func pathwayAndWebhooksQuery(generation string) string {
 // pathways, and, on a database with a generation, so does the generation
 // cache once the transaction commits.
 func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.Pathway, error) {
-	generation := t.db.dialect.Generation()
 	rows, err := t.query(ctx, t.db.pathwayQuery, key.org, key.pathway)
 	if err != nil {
 		return nil, fail("pathway", err)
@@ -136,10 +135,10 @@ func (t *txn) pathwayAndWebhooks(ctx context.Context, key cacheKey) (*pathhook.P
 	}
 	r := pathwayRead{pathway: *p, webhooks: ws}
 	t.remember(key, r)
-	if generation != "" && t.pipe != nil && !t.changedCached {
+	if t.usesGenCache() {
 		// Read in one statement: the rows are those of generation gen.
-		if !t.genKnown {
-			t.gen, t.genKnown = gen, true
+		if t.gen == "" {
+			t.gen = gen
 		}
 		t.genFills = append(t.genFills, genRead{key: key, gen: gen, read: r})
 	}

@@ -53,11 +53,11 @@ type txn struct {
 	// webhooks or pathways: from then on the transaction reads them from
 	// the database, which shows it its own changes.
 	changedCached bool
-	// gen is the generation that a statement of this transaction read
-	// last, if genKnown, and genFills the reads that the generation cache
-	// keeps if the transaction commits (a dialect with a Generation).
+	// gen is the generation that the transaction first read ("" before
+	// it has; a generation is never ""), and genFills the reads that the
+	// generation cache keeps if the transaction commits (a dialect with a
+	// Generation).
 	gen      string
-	genKnown bool
 	genFills []genRead
 }
 

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/pathhook/pathhook"
 )
@@ -88,21 +90,24 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 		}
 		values = append(values, r.DeliveryID, status, next, r.Attempt.N, ended, reason, owner, until)
 	}
-	// Every attempt is logged and counted, so that the next one's number
-	// follows it, but only one made under the delivery's lease decides its
-	// state (Result.LeaseOwner): a result written late, after another
-	// node took the delivery over (its node's lease ran out while the
-	// write was retried) or after it ended, cannot undo what happened
-	// since, nor clear another node's lease.
-	const underLease = "(v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)"
-	set := func(column, value string) string {
-		return column + " = CASE WHEN " + underLease + " THEN " + value + " ELSE deliveries." + column + " END"
-	}
 	from, args = t.db.dialect.Rows(outcomeColumns, values)
 	return t.execLater(ctx, func(err error) error { return fail("record deliveries", err) },
-		`UPDATE deliveries SET `+set("status", "v.column2")+`, `+set("next_attempt_at", "v.column3")+`, `+
-			set("due_at", "v.column3")+`, `+set("lease_owner", "''")+`, `+set("lease_until", "0")+`, `+
-			set("ended_at", "v.column5")+`, `+set("end_reason", "v.column6")+`,
-		attempt_count = CASE WHEN deliveries.attempt_count > v.column4 THEN deliveries.attempt_count ELSE v.column4 END
-		FROM `+from+` WHERE deliveries.id = v.column1`, args...)
+		"UPDATE deliveries SET "+recordOutcome+" FROM "+from+" WHERE deliveries.id = v.column1", args...)
 }
+
+// recordOutcome is the SET clause that writes a list of outcomes (the
+// columns of outcomeColumns, as v). Every attempt is logged and counted,
+// so that the next one's number follows it, but only one made under the
+// delivery's lease decides its state (Result.LeaseOwner): a result written
+// late, after another node took the delivery over (its node's lease ran
+// out while the write was retried) or after it ended, cannot undo what
+// happened since, nor clear another node's lease.
+var recordOutcome = func() string {
+	const underLease = "(v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)"
+	var b strings.Builder
+	for _, c := range [][2]string{{"status", "v.column2"}, {"next_attempt_at", "v.column3"}, {"due_at", "v.column3"},
+		{"lease_owner", "''"}, {"lease_until", "0"}, {"ended_at", "v.column5"}, {"end_reason", "v.column6"}} {
+		fmt.Fprintf(&b, "%s = CASE WHEN %s THEN %s ELSE deliveries.%[1]s END, ", c[0], underLease, c[1])
+	}
+	return b.String() + "attempt_count = CASE WHEN deliveries.attempt_count > v.column4 THEN deliveries.attempt_count ELSE v.column4 END"
+}()

@@ -81,19 +81,8 @@ func TestDeliveriesSurviveSIGKILL(t *testing.T) {
 	if len(seen) != learners {
 		t.Fatalf("received %d distinct events, want %d", len(seen), learners)
 	}
-	var list struct {
-		Data []deliveryJSON `json:"data"`
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries?status=succeeded&limit=100", nil, http.StatusOK, &list)
-		if len(list.Data) == learners || time.Now().After(deadline) {
-			break
-		}
-		sleepBriefly()
-	}
-	if len(list.Data) != learners {
-		t.Fatalf("%d deliveries succeeded, want %d", len(list.Data), learners)
+	if n := waitSucceeded(t, s, hook.ID, learners); n != learners {
+		t.Fatalf("%d deliveries succeeded, want %d", n, learners)
 	}
 }
 
@@ -136,15 +125,7 @@ func TestResultsKeptAcrossSIGKILL(t *testing.T) {
 	s.call(t, "POST", "/v1/pathways", map[string]any{"name": "Kept"}, 201, &p)
 	hook := hookOf(t, p, "enrolments")
 	s.setUp(t, hook.ID, rc.URL+"/hook", secret)
-	s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
-	var list struct {
-		Data []deliveryJSON `json:"data"`
-	}
-	s.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil, http.StatusOK, &list)
-	if len(list.Data) != 1 {
-		t.Fatalf("%d deliveries, want 1", len(list.Data))
-	}
-	id := list.Data[0].ID
+	id := enrolOne(t, s, p.ID, hook.ID)
 
 	// The result is in the journal: kill the server before it is written.
 	waitJournalHolds(t, db+"-results", id)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -21,55 +19,15 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make schemas
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for sql.Open
+
+	"github.com/pathhook/pathhook/internal/pgtest"
 )
 
-// testPostgres returns the URL of the test database in
-// PATHHOOK_TEST_POSTGRES, or skips the test; with PATHHOOK_REQUIRE_POSTGRES=1
-// (as in CI) a missing database fails it instead.
-func testPostgres(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("PATHHOOK_TEST_POSTGRES")
-	if u == "" {
-		if os.Getenv("PATHHOOK_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PATHHOOK_REQUIRE_POSTGRES=1 but PATHHOOK_TEST_POSTGRES is not set")
-		}
-		t.Skip("PATHHOOK_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return u
-}
-
-// freshPostgres makes a schema of its own for t in the test database, so
-// that tests running at the same time never meet, and returns the
-// database's URL with that schema as search path. The schema is dropped when
-// t ends; register it before anything that uses the schema, so that its
-// cleanup runs last.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	base := testPostgres(t)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "pathhook_cmd_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshPostgres makes a schema of its own for t in the test database
+// (pgtest.Schema) and returns the database's URL with that schema as
+// search path.
+func freshPostgres(t *testing.T) string { return pgtest.Schema(t, "pathhook_cmd_") }
 
 // newSecretKey returns a PATHHOOK_SECRET_KEY: the base64 of 32 random bytes.
 func newSecretKey() string {

@@ -189,15 +189,7 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 		}
 	})
 	s.setUp(t, hook.ID, rc.URL+"/hook", secret)
-	s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
-	var list struct {
-		Data []deliveryJSON `json:"data"`
-	}
-	s.call(t, "GET", "/v1/webhooks/"+hook.ID+"/deliveries", nil, http.StatusOK, &list)
-	if len(list.Data) != 1 {
-		t.Fatalf("%d deliveries, want 1", len(list.Data))
-	}
-	id := list.Data[0].ID
+	id := enrolOne(t, s, p.ID, hook.ID)
 
 	waitJournalHolds(t, dir, id)
 	// The node sends a transaction's statements and COMMIT together, so
@@ -243,6 +235,22 @@ func TestPostgresNodeKeepsResultsAcrossSIGKILL(t *testing.T) {
 		t.Errorf("the restarted node's log does not say it restored the result:\n%s", tail(log, 20))
 	}
 	again.stop(t, 30*time.Second)
+}
+
+// enrolOne enrols a learner in pathway pathwayID, whose webhook hookID is
+// its only one enabled and has no deliveries yet, and returns the id of
+// the delivery it makes.
+func enrolOne(t *testing.T, s *server, pathwayID, hookID string) string {
+	t.Helper()
+	s.call(t, "POST", "/v1/pathways/"+pathwayID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
+	var list struct {
+		Data []deliveryJSON `json:"data"`
+	}
+	s.call(t, "GET", "/v1/webhooks/"+hookID+"/deliveries", nil, http.StatusOK, &list)
+	if len(list.Data) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(list.Data))
+	}
+	return list.Data[0].ID
 }
 
 // waitSucceeded polls until want of a webhook's deliveries have succeeded,
