@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -197,22 +198,31 @@ func (r *recorder) gather(b *batch) (open bool) {
 // another node has recorded that attempt after this node's lease ran out),
 // so each is then tried alone and only the failing ones are left out:
 // their deliveries stay leased until the lease runs out, and are then
-// attempted again.
+// attempted again. A store that has not answered within writeTimeout is
+// not asked again for this batch: it is down or stuck rather than one
+// result at fault, and asking again for each result would hold the engine
+// (and a shutdown) for writeTimeout per result.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
 	}
 	err := r.try(ctx, batch)
-	for backoff := 50 * time.Millisecond; err != nil && backoff <= 200*time.Millisecond; backoff *= 2 {
+	for backoff := 50 * time.Millisecond; err != nil && !timedOut(err) && backoff <= 200*time.Millisecond; backoff *= 2 {
 		time.Sleep(backoff)
 		err = r.try(ctx, batch)
 	}
 	if err == nil {
 		return nil
 	}
+	if timedOut(err) {
+		return r.giveUp(batch, 0, nil, err)
+	}
 	for i := range batch {
 		if len(batch) > 1 {
 			err = r.try(ctx, batch[i:i+1])
+		}
+		if timedOut(err) {
+			return r.giveUp(batch, i, failed, err)
 		}
 		if err != nil {
 			r.log.Error("delivery: cannot record an attempt; the delivery will be attempted again once its lease runs out",
@@ -222,6 +232,21 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	}
 	return failed
 }
+
+// giveUp adds the indexes of batch from from on to failed, with one log
+// line: the store did not answer in time.
+func (r *recorder) giveUp(batch []pathhook.Result, from int, failed []int, err error) []int {
+	r.log.Error("delivery: the store did not answer in time; the deliveries of these attempts will be attempted again once their leases run out",
+		"attempts", len(batch)-from, "timeout", writeTimeout, "err", err)
+	for i := from; i < len(batch); i++ {
+		failed = append(failed, i)
+	}
+	return failed
+}
+
+// timedOut says whether err is a store that did not answer within
+// writeTimeout.
+func timedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
 
 func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
@@ -235,7 +260,10 @@ func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
 }
 
 // handBackQueued releases and parks the deliveries queued by release and
-// park, a bounded number per statement.
+// park, a bounded number per statement. Once the store has not answered
+// within writeTimeout the rest are dropped, as any that fail are, rather
+// than each waiting writeTimeout more: leases run out and parks end on
+// their own.
 func (r *recorder) handBackQueued(ctx context.Context) {
 	r.mu.Lock()
 	back := r.back
@@ -244,11 +272,15 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 	for _, hb := range back {
 		if hb.webhook != "" {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-			if err := r.store.Unpark(ctx, hb.webhook, r.clock()); err != nil {
+			err := r.store.Unpark(ctx, hb.webhook, r.clock())
+			cancel()
+			if err != nil {
 				// Not lost: they come back when their parks end.
 				r.log.Warn("delivery: cannot bring parked deliveries back", "webhook", hb.webhook, "err", err)
 			}
-			cancel()
+			if timedOut(err) {
+				return
+			}
 			continue
 		}
 		for until, ids := hb.until, hb.ids; len(ids) > 0; {
@@ -264,6 +296,9 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 			if err != nil {
 				// Not lost: their leases run out and polling finds them then.
 				r.log.Warn("delivery: cannot hand deliveries back", "count", n, "parked_until", until, "err", err)
+			}
+			if timedOut(err) {
+				return
 			}
 			ids = ids[n:]
 		}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -66,6 +67,32 @@ func TestRecorderSplitsABatchThatKeepsFailing(t *testing.T) {
 		if got, want := len(store.delivery(id).attempts), map[bool]int{true: 0, false: 1}[i == 1]; got != want {
 			t.Errorf("%s has %d attempts recorded, want %d", id, got, want)
 		}
+	}
+}
+
+// TestRecorderGivesUpOnAStoreThatDoesNotAnswer checks that a batch whose
+// write ran out of time is not then tried result by result, each of which
+// would wait as long.
+func TestRecorderGivesUpOnAStoreThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	var batch []pathhook.Result
+	for i := range 3 {
+		id := store.add(newJob("wh_a", i, ""), time.Minute).DeliveryID
+		batch = append(batch, pathhook.Result{DeliveryID: id, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded, Attempt: pathhook.Attempt{N: 1}})
+	}
+	tries := 0
+	store.recordErr = func([]pathhook.Result) error {
+		tries++
+		return fmt.Errorf("sqlstore: record: %w", context.DeadlineExceeded)
+	}
+	r := newTestRecorder(t, store)
+	r.log = slog.New(slog.DiscardHandler)
+	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0, 1, 2}) {
+		t.Errorf("write reported %v as not recorded, want all three", failed)
+	}
+	if tries != 1 {
+		t.Errorf("the store was asked %d times, want once", tries)
 	}
 }
 
