@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -26,6 +27,9 @@ type Options struct {
 	// NoGroupCommit gives each Update its own transaction instead of
 	// sharing one commit between concurrent Updates.
 	NoGroupCommit bool
+	// TxTimeout bounds a write transaction (sqlstore.Config.TxTimeout);
+	// 0 is sqlstore.DefaultTxTimeout.
+	TxTimeout time.Duration
 }
 
 // groups is how many group commits a node runs at once. Each group's
@@ -53,7 +57,7 @@ func OpenOptions(ctx context.Context, url string, box pathhook.Sealer, o Options
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box, GroupCommit: !o.NoGroupCommit, Groups: groups})
+	db, err := sqlstore.Open(ctx, sqlstore.Config{Write: pool, Read: pool, Dialect: dialect{}, Sealer: box, GroupCommit: !o.NoGroupCommit, Groups: groups, TxTimeout: o.TxTimeout})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

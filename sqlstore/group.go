@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pathhook/pathhook"
 )
@@ -41,6 +42,9 @@ type committer struct {
 	stopped  chan struct{} // closed once every loop has returned
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+	// noAnswer is set while the database does not answer: the last
+	// transaction ran out of Config.TxTimeout.
+	noAnswer atomic.Bool
 }
 
 type request struct {
@@ -98,6 +102,14 @@ func (c *committer) update(ctx context.Context, fn func(pathhook.Tx) error) erro
 func (c *committer) loop() {
 	defer c.wg.Done()
 	for {
+		// Once Close has been called, what is queued is drained, even
+		// while requests keep coming.
+		select {
+		case <-c.quit:
+			c.drain()
+			return
+		default:
+		}
 		var first *request
 		select {
 		case first = <-c.requests:
@@ -132,11 +144,17 @@ func (c *committer) gather(group []*request) []*request {
 	return group
 }
 
-// drain answers the requests that were handed over before Close.
+// drain answers the requests that were handed over before Close; while
+// the database does not answer, errClosed answers them without a try, each
+// of which would wait Config.TxTimeout.
 func (c *committer) drain() {
 	for {
 		select {
 		case r := <-c.requests:
+			if c.noAnswer.Load() {
+				r.done <- errClosed
+				continue
+			}
 			r.done <- c.alone(r)
 		default:
 			return
@@ -149,7 +167,9 @@ func (c *committer) alone(r *request) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	return c.db.writeTx(r.ctx, func(t *txn) error { return r.fn(t) })
+	err := c.db.writeTx(r.ctx, func(t *txn) error { return r.fn(t) })
+	c.noAnswer.Store(errors.Is(err, errNoAnswer))
+	return err
 }
 
 func (c *committer) run(group []*request) {
@@ -166,6 +186,7 @@ func (c *committer) run(group []*request) {
 	if errors.Is(err, errUndo) && !pipelined {
 		errs, culprit, err = c.together(group, true)
 	}
+	c.noAnswer.Store(errors.Is(err, context.DeadlineExceeded))
 	switch {
 	case err == nil:
 		for i, r := range group {
@@ -181,6 +202,12 @@ func (c *committer) run(group []*request) {
 				errs[i] = unknown
 			}
 			r.done <- errs[i]
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		// The database did not answer within Config.TxTimeout: run alone,
+		// each closure would wait as long again.
+		for _, r := range group {
+			r.done <- fmt.Errorf("%w (%w)", errNoAnswer, err)
 		}
 	case culprit >= 0:
 		// The statement that failed was that closure's: the others
@@ -203,6 +230,10 @@ var errUndo = errors.New("sqlstore: a closure failed after it wrote")
 // errLaterFailed ends a group transaction on a Pipe in which a queued
 // write failed.
 var errLaterFailed = errors.New("sqlstore: a queued write failed")
+
+// errNoAnswer answers a write whose transaction the database did not
+// answer within Config.TxTimeout, before its COMMIT went out.
+var errNoAnswer error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer in time; nothing was saved")
 
 // errCommitUnknown answers a write whose COMMIT went out without an answer
 // back (ErrCommitUnknown).
@@ -262,6 +293,8 @@ func (c *committer) together(group []*request, guarded bool) (errs []error, culp
 		return nil
 	}
 	if p, ok := c.db.dialect.(Pipeliner); ok {
+		ctx, cancel := context.WithTimeout(ctx, c.db.txTimeout)
+		defer cancel()
 		t := &txn{db: c.db, write: true, ctx: ctx, closure: -1}
 		set, unset := c.db.dialect.GroupLockTimeout()
 		err := p.Transact(ctx, c.db.write, func(pipe Pipe) error {

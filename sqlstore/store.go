@@ -11,6 +11,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -41,6 +42,13 @@ type Config struct {
 	// Groups is how many groups may run at once, each on a connection of
 	// its own (default 1, which a database with one writer needs).
 	Groups int
+	// TxTimeout bounds a write transaction through a Pipeliner (default
+	// DefaultTxTimeout): a PostgreSQL server, or a proxy before it, can
+	// stop answering without closing the connection, and such a
+	// transaction would otherwise hold its callers, and a shutdown, for as
+	// long. A write it cuts off before COMMIT fails with EUNAVAILABLE and
+	// changes nothing. SQLite's transactions run in process, unbounded.
+	TxTimeout time.Duration
 	// Direct runs the transactions on the drivers of the pools'
 	// connections, below database/sql, with every query prepared once per
 	// connection (see direct.go), and serves the write transactions' reads
@@ -72,6 +80,7 @@ type DB struct {
 	genCache       genCache
 	pathwayQuery   string // pathwayAndWebhooksQuery for the dialect
 	committed      func() // Config.Committed, or nothing
+	txTimeout      time.Duration
 	stopBackground func()
 }
 
@@ -83,7 +92,8 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	if c.Read == nil {
 		c.Read = c.Write
 	}
-	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct, committed: c.Committed}
+	db := &DB{write: c.Write, read: c.Read, dialect: c.Dialect, box: c.Sealer, direct: c.Direct, committed: c.Committed,
+		txTimeout: cmp.Or(c.TxTimeout, DefaultTxTimeout)}
 	if db.committed == nil {
 		db.committed = func() {}
 	}
@@ -179,8 +189,11 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 // answer is reported as such, as the group committer does.
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 	err := db.retryWriteTx(ctx, fn)
-	if errors.Is(err, ErrCommitUnknown) {
+	switch {
+	case errors.Is(err, ErrCommitUnknown):
 		return fmt.Errorf("%w (%w)", errCommitUnknown, err)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return fmt.Errorf("%w (%w)", errNoAnswer, err) // Config.TxTimeout ran out
 	}
 	return err
 }
@@ -204,9 +217,11 @@ func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 			return err
 		}
 		if p, ok := db.dialect.(Pipeliner); ok {
+			ctx, cancel := context.WithTimeout(ctx, db.txTimeout)
+			defer cancel()
 			var t *txn
 			err := p.Transact(ctx, db.write, func(pipe Pipe) error {
-				t = &txn{db: db, pipe: pipe, write: true}
+				t = &txn{db: db, pipe: pipe, write: true, ctx: ctx}
 				return fn(t)
 			})
 			if err == nil {
@@ -240,6 +255,9 @@ func (db *DB) afterCommit(t *txn) {
 // maxTries bounds how often a transaction is run when the database keeps
 // asking for a retry.
 const maxTries = 8
+
+// DefaultTxTimeout is Config.TxTimeout's default.
+const DefaultTxTimeout = 30 * time.Second
 
 func (db *DB) retry(ctx context.Context, run func() error) error {
 	wait := time.Millisecond

@@ -1,0 +1,140 @@
+package postgres_test
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/postgres"
+)
+
+// TestADatabaseThatStopsAnswering checks that writes to a database that
+// stops answering, with its connections still open, fail with
+// EUNAVAILABLE once the transaction timeout has passed, and that Close
+// then returns: before, both waited for as long as the database did.
+func TestADatabaseThatStopsAnswering(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFreezer(t, u.Host)
+	u.Host = proxy.addr()
+	ctx := context.Background()
+	db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{TxTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := oneWebhook(t, db)
+
+	proxy.freeze()
+	const calls = 3
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			ev, ds := event("wh_1")
+			errs <- db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
+		}()
+	}
+	// A guard, not a measure: the timeout is a second.
+	guard := time.After(time.Minute)
+	for range calls {
+		select {
+		case err := <-errs:
+			if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
+				t.Errorf("a write to a database that does not answer: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+			}
+		case <-guard:
+			t.Fatal("writes still wait a minute after the database stopped answering")
+		}
+	}
+	closed := make(chan struct{})
+	go func() {
+		db.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-guard:
+		t.Fatal("Close still waits a minute after the database stopped answering")
+	}
+}
+
+// freezer is a TCP proxy to a PostgreSQL server that, once frozen, keeps
+// its connections open and forwards nothing more either way.
+type freezer struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	frozen bool
+	conns  []net.Conn
+}
+
+func newFreezer(t *testing.T, upstream string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	t.Cleanup(f.close)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c, up)
+			f.mu.Unlock()
+			go f.pipe(up, c)
+			go f.pipe(c, up)
+		}
+	}()
+	return f
+}
+
+func (f *freezer) addr() string { return f.ln.Addr().String() }
+
+func (f *freezer) freeze() {
+	f.mu.Lock()
+	f.frozen = true
+	f.mu.Unlock()
+}
+
+// pipe copies from src to dst until frozen, then reads and drops.
+func (f *freezer) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		frozen := f.frozen
+		f.mu.Unlock()
+		if frozen {
+			continue
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+}
