@@ -198,10 +198,12 @@ func (r *recorder) gather(b *batch) (open bool) {
 // another node has recorded that attempt after this node's lease ran out),
 // so each is then tried alone and only the failing ones are left out:
 // their deliveries stay leased until the lease runs out, and are then
-// attempted again. A store that has not answered within writeTimeout is
-// not asked again for this batch: it is down or stuck rather than one
-// result at fault, and asking again for each result would hold the engine
-// (and a shutdown) for writeTimeout per result.
+// attempted again. A write that ran out of writeTimeout is not retried as
+// it was: one result may be slow (a 410 that fails a large backlog of its
+// webhook's deliveries), so each is still tried alone, but once
+// maxTimeouts tries have run out of time the store is taken to be down or
+// stuck, and the rest are left out without a try, each of which would
+// hold the engine (and a shutdown) for writeTimeout more.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
@@ -214,15 +216,15 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	if err == nil {
 		return nil
 	}
-	if timedOut(err) {
-		return r.giveUp(batch, 0, nil, err)
-	}
+	timeouts := 0
 	for i := range batch {
+		if timedOut(err) {
+			if timeouts++; timeouts == maxTimeouts {
+				return r.giveUp(batch, i, failed, err)
+			}
+		}
 		if len(batch) > 1 {
 			err = r.try(ctx, batch[i:i+1])
-		}
-		if timedOut(err) {
-			return r.giveUp(batch, i, failed, err)
 		}
 		if err != nil {
 			r.log.Error("delivery: cannot record an attempt; the delivery will be attempted again once its lease runs out",
@@ -232,6 +234,10 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	}
 	return failed
 }
+
+// maxTimeouts is how many writes of one batch may run out of writeTimeout
+// before the rest of it is left out.
+const maxTimeouts = 3
 
 // giveUp adds the indexes of batch from from on to failed, with one log
 // line: the store did not answer in time.

@@ -70,17 +70,13 @@ func TestRecorderSplitsABatchThatKeepsFailing(t *testing.T) {
 	}
 }
 
-// TestRecorderGivesUpOnAStoreThatDoesNotAnswer checks that a batch whose
-// write ran out of time is not then tried result by result, each of which
-// would wait as long.
+// TestRecorderGivesUpOnAStoreThatDoesNotAnswer checks that once writes of
+// a batch have run out of time maxTimeouts times, the rest of the batch is
+// left out without a try, each of which would wait as long.
 func TestRecorderGivesUpOnAStoreThatDoesNotAnswer(t *testing.T) {
 	t.Parallel()
 	store := newFakeStore(time.Now)
-	var batch []pathhook.Result
-	for i := range 3 {
-		id := store.add(newJob("wh_a", i, ""), time.Minute).DeliveryID
-		batch = append(batch, pathhook.Result{DeliveryID: id, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded, Attempt: pathhook.Attempt{N: 1}})
-	}
+	batch := timeoutBatch(store, 5)
 	tries := 0
 	store.recordErr = func([]pathhook.Result) error {
 		tries++
@@ -88,12 +84,44 @@ func TestRecorderGivesUpOnAStoreThatDoesNotAnswer(t *testing.T) {
 	}
 	r := newTestRecorder(t, store)
 	r.log = slog.New(slog.DiscardHandler)
-	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0, 1, 2}) {
-		t.Errorf("write reported %v as not recorded, want all three", failed)
+	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0, 1, 2, 3, 4}) {
+		t.Errorf("write reported %v as not recorded, want all five", failed)
 	}
-	if tries != 1 {
-		t.Errorf("the store was asked %d times, want once", tries)
+	if tries != maxTimeouts {
+		t.Errorf("the store was asked %d times, want %d", tries, maxTimeouts)
 	}
+}
+
+// TestRecorderWritesAroundASlowResult checks that a batch that ran out of
+// time because of one slow result (a 410 that fails a large backlog) still
+// records the others.
+func TestRecorderWritesAroundASlowResult(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	batch := timeoutBatch(store, 3)
+	slow := batch[0].DeliveryID
+	store.recordErr = func(rs []pathhook.Result) error {
+		for _, r := range rs {
+			if r.DeliveryID == slow {
+				return fmt.Errorf("sqlstore: record: %w", context.DeadlineExceeded)
+			}
+		}
+		return nil
+	}
+	r := newTestRecorder(t, store)
+	r.log = slog.New(slog.DiscardHandler)
+	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0}) {
+		t.Errorf("write reported %v as not recorded, want [0]", failed)
+	}
+}
+
+func timeoutBatch(store *fakeStore, n int) []pathhook.Result {
+	var batch []pathhook.Result
+	for i := range n {
+		id := store.add(newJob("wh_a", i, ""), time.Minute).DeliveryID
+		batch = append(batch, pathhook.Result{DeliveryID: id, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded, Attempt: pathhook.Attempt{N: 1}})
+	}
+	return batch
 }
 
 func TestRecorderReleasesInBoundedStatements(t *testing.T) {

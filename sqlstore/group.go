@@ -168,11 +168,22 @@ func (c *committer) alone(r *request) error {
 		return err
 	}
 	err := c.db.writeTx(r.ctx, func(t *txn) error { return r.fn(t) })
-	c.noAnswer.Store(errors.Is(err, errNoAnswer))
+	c.noAnswer.Store(errors.Is(err, context.DeadlineExceeded) && r.ctx.Err() == nil)
 	return err
 }
 
 func (c *committer) run(group []*request) {
+	// A caller that has gone is answered without a transaction.
+	group = slices.DeleteFunc(group, func(r *request) bool {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			return true
+		}
+		return false
+	})
+	if len(group) == 0 {
+		return
+	}
 	if len(group) == 1 {
 		group[0].done <- c.alone(group[0])
 		return

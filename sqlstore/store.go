@@ -256,8 +256,11 @@ func (db *DB) afterCommit(t *txn) {
 // asking for a retry.
 const maxTries = 8
 
-// DefaultTxTimeout is Config.TxTimeout's default.
-const DefaultTxTimeout = 30 * time.Second
+// DefaultTxTimeout is Config.TxTimeout's default: as long as a load
+// balancer commonly waits for an answer, and long enough for the longest
+// write pathhook makes, switching off a webhook with a large backlog of
+// pending deliveries.
+const DefaultTxTimeout = time.Minute
 
 func (db *DB) retry(ctx context.Context, run func() error) error {
 	wait := time.Millisecond

@@ -140,6 +140,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.deliveryTimeout+5*time.Second)
 		err = srv.Shutdown(shutCtx)
 		cancel()
+		if err != nil {
+			// Requests still waiting (on a database that does not
+			// answer, say) are cut off: their contexts end, and the
+			// store answers those it has not begun at once.
+			srv.Close()
+		}
 	}
 	stopEngine()
 	wg.Wait()
