@@ -12,10 +12,11 @@ import (
 	"github.com/pathhook/pathhook/postgres"
 )
 
-// TestADatabaseThatStopsAnswering checks that writes to a database that
-// stops answering, with its connections still open, fail with
-// EUNAVAILABLE once the transaction timeout has passed, and that Close
-// then returns: before, both waited for as long as the database did.
+// TestADatabaseThatStopsAnswering checks that writes to and reads from a
+// database that stops answering, with its connections still open, fail
+// with EUNAVAILABLE once the transaction timeout has passed, and that
+// Close then returns: before, all three waited for as long as the
+// database did.
 func TestADatabaseThatStopsAnswering(t *testing.T) {
 	t.Parallel()
 	u, err := url.Parse(freshSchema(t))
@@ -51,6 +52,20 @@ func TestADatabaseThatStopsAnswering(t *testing.T) {
 		case <-guard:
 			t.Fatal("writes still wait a minute after the database stopped answering")
 		}
+	}
+	go func() {
+		errs <- db.View(ctx, func(tx pathhook.Tx) error {
+			_, err := tx.Pathway(ctx, "org_1", "pw_1")
+			return err
+		})
+	}()
+	select {
+	case err := <-errs:
+		if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
+			t.Errorf("a read from a database that does not answer: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+		}
+	case <-guard:
+		t.Fatal("a read still waits a minute after the database stopped answering")
 	}
 	closed := make(chan struct{})
 	go func() {

@@ -27,8 +27,8 @@ type Options struct {
 	// NoGroupCommit gives each Update its own transaction instead of
 	// sharing one commit between concurrent Updates.
 	NoGroupCommit bool
-	// TxTimeout bounds a write transaction (sqlstore.Config.TxTimeout);
-	// 0 is sqlstore.DefaultTxTimeout.
+	// TxTimeout bounds a transaction (sqlstore.Config.TxTimeout); 0 is
+	// sqlstore.DefaultTxTimeout.
 	TxTimeout time.Duration
 }
 

@@ -42,7 +42,8 @@ type Config struct {
 	// Groups is how many groups may run at once, each on a connection of
 	// its own (default 1, which a database with one writer needs).
 	Groups int
-	// TxTimeout bounds a write transaction through a Pipeliner (default
+	// TxTimeout bounds a write transaction through a Pipeliner, and a
+	// read transaction on a pool other than Direct's (default
 	// DefaultTxTimeout): a PostgreSQL server, or a proxy before it, can
 	// stop answering without closing the connection, and such a
 	// transaction would otherwise hold its callers, and a shutdown, for as
@@ -172,17 +173,28 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 				return dc.transact(true, func() error { return fn(t) })
 			})
 		}
-		tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			return fmt.Errorf("sqlstore: begin: %w", err)
+		// Bounded as writes are (Config.TxTimeout).
+		tctx, cancel := context.WithTimeout(ctx, db.txTimeout)
+		defer cancel()
+		tx, err := db.read.BeginTx(tctx, &sql.TxOptions{ReadOnly: true})
+		if err == nil {
+			defer tx.Rollback()
+			if err = fn(&txn{db: db, tx: tx, ctx: tctx}); err == nil {
+				err = tx.Commit()
+			}
+		} else {
+			err = fmt.Errorf("sqlstore: begin: %w", err)
 		}
-		defer tx.Rollback()
-		if err := fn(&txn{db: db, tx: tx}); err != nil {
-			return err
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("%w (%w)", errNoAnswerRead, err)
 		}
-		return tx.Commit()
+		return err
 	})
 }
+
+// errNoAnswerRead answers a read that the database did not answer within
+// Config.TxTimeout.
+var errNoAnswerRead error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer in time")
 
 // writeTx runs fn in its own write transaction, retrying when the database
 // asks for it. The queue methods use it directly. A COMMIT that got no
