@@ -94,6 +94,7 @@ func TestRewardInputValidation(t *testing.T) {
 		{RewardInput{Kind: "trophy", UnlockOn: "never"}, []string{"name", "kind", "unlock_on"}},
 		{RewardInput{Name: "P", Kind: RewardPoints, UnlockOn: UnlockActivityCompleted}, []string{"points", "activity_id"}},
 		{RewardInput{Name: "B", Kind: RewardBadge, UnlockOn: UnlockPathwayCompleted, ActivityID: &act}, []string{"activity_id"}},
+		{RewardInput{Name: "C", Kind: RewardCertificate, Points: &points, UnlockOn: UnlockPathwayCompleted}, []string{"points"}},
 	}
 	for i, tt := range tests {
 		var fields []string

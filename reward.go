@@ -54,6 +54,9 @@ func (in *RewardInput) validate() validation {
 	checkText(&v, "name", in.Name, 200, true)
 	switch in.Kind {
 	case RewardBadge, RewardCertificate:
+		if in.Points != nil {
+			v.add("points", "is for a points reward only, not a %s", in.Kind)
+		}
 	case RewardPoints:
 		if in.Points == nil {
 			v.add("points", "is required for a points reward")
@@ -63,7 +66,7 @@ func (in *RewardInput) validate() validation {
 	default:
 		v.add("kind", "must be one of badge, certificate, points")
 	}
-	if in.Points != nil && (*in.Points < 1 || *in.Points > 1_000_000) {
+	if in.Kind == RewardPoints && in.Points != nil && (*in.Points < 1 || *in.Points > 1_000_000) {
 		v.add("points", "must be between 1 and 1000000")
 	}
 	switch in.UnlockOn {
