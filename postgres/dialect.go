@@ -21,7 +21,8 @@ var migrations embed.FS
 const Channel = "pathhook_deliveries"
 
 // ChangedPrefix starts the payload of a notification on Channel that a
-// webhook has changed; the webhook's id follows.
+// webhook has changed; the webhook's id follows. Triggers send it
+// (migration 0003), for every change, whoever makes it.
 const ChangedPrefix = "webhook changed "
 
 // migrationLock is the key of the advisory lock under which nodes migrate
@@ -130,9 +131,3 @@ func (dialect) Generation() string {
 // NewWork notifies Channel when the transaction commits; PostgreSQL sends
 // one notification however often a transaction asks.
 func (dialect) NewWork() (string, []any) { return "SELECT pg_notify(?, '')", []any{Channel} }
-
-// WebhookChanged notifies Channel with the payload ChangedPrefix and the
-// webhook's id (see Listen).
-func (dialect) WebhookChanged(id string) (string, []any) {
-	return "SELECT pg_notify(?, ?)", []any{Channel, ChangedPrefix + id}
-}

@@ -74,8 +74,8 @@ func TestOpenConcurrently(t *testing.T) {
 }
 
 // TestListen sees a notification for each change of a webhook, with its
-// id, and one for a delivery that no node has leased; and hears when its
-// connection was cut and made again.
+// id, whoever makes it, and one for a delivery that no node has leased;
+// and hears when its connection was cut and made again.
 func TestListen(t *testing.T) {
 	t.Parallel()
 	u := freshSchema(t)
@@ -120,6 +120,30 @@ func TestListen(t *testing.T) {
 	wait(postgres.ChangedPrefix+w.ID, "a webhook was switched on")
 	must(svc.Enrol(ctx, org.ID, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "ada"}}))(t)
 	wait("", "an unleased delivery was created")
+
+	// Changes made in SQL notify too, and a change of failing_since alone
+	// (which results make) does not: had it, its notification would come
+	// first, in commit order.
+	other := p.Webhooks[1].ID
+	for _, change := range []string{"UPDATE webhooks SET failing_since = 1 WHERE id = $1", "UPDATE webhooks SET url = 'https://example.com/sql' WHERE id = $1"} {
+		id := map[bool]string{true: w.ID, false: other}[strings.Contains(change, "failing_since")]
+		if _, err := db.SQL().ExecContext(ctx, change, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for got := ""; got != other; {
+		select {
+		case payload := <-woken:
+			if id, ok := strings.CutPrefix(payload, postgres.ChangedPrefix); ok && (id == w.ID || id == other) {
+				if id == w.ID {
+					t.Fatalf("a change of failing_since alone notified %q", payload)
+				}
+				got = id
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification after a webhook's URL was changed in SQL")
+		}
+	}
 
 	var ended bool
 	if err := db.SQL().QueryRowContext(ctx, "SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",

@@ -98,7 +98,3 @@ func (dialect) Generation() string { return "" }
 // owns the database file, so its engine learns of new work through Offer
 // and its own polling.
 func (dialect) NewWork() (string, []any) { return "", nil }
-
-// WebhookChanged has no statement either: the Service tells the one
-// process's engine itself (pathhook.WebhookWatcher).
-func (dialect) WebhookChanged(string) (string, []any) { return "", nil }

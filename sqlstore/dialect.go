@@ -55,10 +55,6 @@ type Dialect interface {
 	// deliveries claimable by any node, so that idle nodes are woken when
 	// it commits; "" if there is none.
 	NewWork() (query string, args []any)
-	// WebhookChanged returns the statement that a transaction runs when it
-	// changes a webhook, so that other nodes drop the jobs of the webhook
-	// that they hold when it commits; "" if there is none.
-	WebhookChanged(webhookID string) (query string, args []any)
 	// Generation returns an expression (a scalar subquery) whose value,
 	// text, every change to pathways or webhooks changes, in the
 	// transaction that makes it, and that never comes back, or "" if the

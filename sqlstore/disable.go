@@ -10,12 +10,8 @@ import (
 // disableWebhook switches a webhook off with a reason and fails its
 // pending deliveries.
 func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Time) error {
-	res, err := t.exec(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?",
+	_, err := t.exec(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?",
 		false, reason, micros(now), id, true)
-	if err != nil {
-		return fail("disable webhook", err)
-	}
-	changed, err := res.RowsAffected()
 	if err != nil {
 		return fail("disable webhook", err)
 	}
@@ -25,10 +21,7 @@ func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Ti
 	if err != nil {
 		return fail("disable webhook: fail deliveries", err)
 	}
-	if changed == 0 {
-		return nil // off already
-	}
-	return t.webhookChanged(ctx, id)
+	return nil
 }
 
 // DisableFailing disables every enabled webhook that has been failing

@@ -218,16 +218,6 @@ func (t *txn) newWork(ctx context.Context) error {
 	return t.execLater(ctx, func(err error) error { return fail("notify new work", err) }, query, args...)
 }
 
-// webhookChanged runs the dialect's statement for a transaction that
-// changes a webhook.
-func (t *txn) webhookChanged(ctx context.Context, id string) error {
-	query, args := t.db.dialect.WebhookChanged(id)
-	if query == "" {
-		return nil
-	}
-	return t.execLater(ctx, func(err error) error { return fail("notify webhook change", err) }, query, args...)
-}
-
 // forUpdate returns the clause that locks what a write transaction reads
 // before changing it.
 func (t *txn) forUpdate() string {

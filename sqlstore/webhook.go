@@ -129,8 +129,5 @@ func (t *txn) UpdateWebhook(ctx context.Context, w *pathhook.Webhook) error {
 		WHERE org_id = ? AND id = ?`,
 		w.URL, w.Enabled, secret, previous, nullMicros(w.PreviousSecretExpiresAt), w.DisabledReason,
 		nullMicros(w.FailingSince), micros(w.UpdatedAt), w.OrgID, w.ID)
-	if err := mustAffect(res, err, "update webhook", pathhook.NotFound("webhook", w.ID)); err != nil {
-		return err
-	}
-	return t.webhookChanged(ctx, w.ID)
+	return mustAffect(res, err, "update webhook", pathhook.NotFound("webhook", w.ID))
 }
