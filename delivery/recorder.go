@@ -199,11 +199,12 @@ func (r *recorder) gather(b *batch) (open bool) {
 // so each is then tried alone and only the failing ones are left out:
 // their deliveries stay leased until the lease runs out, and are then
 // attempted again. A write that ran out of writeTimeout is not retried as
-// it was: one result may be slow (a 410 that fails a large backlog of its
-// webhook's deliveries), so each is still tried alone, but once
-// maxTimeouts tries have run out of time the store is taken to be down or
-// stuck, and the rest are left out without a try, each of which would
-// hold the engine (and a shutdown) for writeTimeout more.
+// it was. One result may be slow rather than the store down: one that
+// switches its webhook off fails the webhook's backlog of pending
+// deliveries, so those go last. Once maxTimeouts writes in a row have run
+// out of time, the store is taken to be down or stuck and the rest are
+// left out without a try, each of which would hold the engine (and a
+// shutdown) for writeTimeout more.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
@@ -216,13 +217,19 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	if err == nil {
 		return nil
 	}
-	timeouts := 0
-	for i := range batch {
-		if timedOut(err) {
-			if timeouts++; timeouts == maxTimeouts {
-				return r.giveUp(batch, i, failed, err)
+	order := make([]int, 0, len(batch))
+	for _, disables := range []bool{false, true} {
+		for i := range batch {
+			if (batch[i].DisableReason != "") == disables {
+				order = append(order, i)
 			}
 		}
+	}
+	timeouts := 0
+	if timedOut(err) {
+		timeouts = 1
+	}
+	for k, i := range order {
 		if len(batch) > 1 {
 			err = r.try(ctx, batch[i:i+1])
 		}
@@ -231,24 +238,24 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 				"delivery", batch[i].DeliveryID, "attempt", batch[i].Attempt.N, "err", err)
 			failed = append(failed, i)
 		}
+		if !timedOut(err) {
+			timeouts = 0
+			continue
+		}
+		if timeouts++; timeouts == maxTimeouts {
+			r.log.Error("delivery: the store did not answer in time; the deliveries of these attempts will be attempted again once their leases run out",
+				"attempts", len(order)-k-1, "timeout", writeTimeout, "err", err)
+			failed = append(failed, order[k+1:]...)
+			break
+		}
 	}
+	slices.Sort(failed)
 	return failed
 }
 
-// maxTimeouts is how many writes of one batch may run out of writeTimeout
-// before the rest of it is left out.
+// maxTimeouts is how many writes of one batch in a row may run out of
+// writeTimeout before the rest of it is left out.
 const maxTimeouts = 3
-
-// giveUp adds the indexes of batch from from on to failed, with one log
-// line: the store did not answer in time.
-func (r *recorder) giveUp(batch []pathhook.Result, from int, failed []int, err error) []int {
-	r.log.Error("delivery: the store did not answer in time; the deliveries of these attempts will be attempted again once their leases run out",
-		"attempts", len(batch)-from, "timeout", writeTimeout, "err", err)
-	for i := from; i < len(batch); i++ {
-		failed = append(failed, i)
-	}
-	return failed
-}
 
 // timedOut says whether err is a store that did not answer within
 // writeTimeout.
@@ -275,7 +282,7 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 	back := r.back
 	r.back = nil
 	r.mu.Unlock()
-	for _, hb := range back {
+	for k, hb := range back {
 		if hb.webhook != "" {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 			err := r.store.Unpark(ctx, hb.webhook, r.clock())
@@ -285,6 +292,7 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 				r.log.Warn("delivery: cannot bring parked deliveries back", "webhook", hb.webhook, "err", err)
 			}
 			if timedOut(err) {
+				r.dropHandBacks(back[k+1:])
 				return
 			}
 			continue
@@ -304,9 +312,19 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 				r.log.Warn("delivery: cannot hand deliveries back", "count", n, "parked_until", until, "err", err)
 			}
 			if timedOut(err) {
+				r.dropHandBacks(back[k+1:])
 				return
 			}
 			ids = ids[n:]
 		}
+	}
+}
+
+// dropHandBacks logs the hand-backs that a store that did not answer in
+// time leaves out.
+func (r *recorder) dropHandBacks(rest []handback) {
+	if len(rest) > 0 {
+		r.log.Warn("delivery: the store did not answer in time; deliveries not handed back wait for their leases or parks to end",
+			"hand_backs", len(rest))
 	}
 }

@@ -92,17 +92,19 @@ func TestRecorderGivesUpOnAStoreThatDoesNotAnswer(t *testing.T) {
 	}
 }
 
-// TestRecorderWritesAroundASlowResult checks that a batch that ran out of
-// time because of one slow result (a 410 that fails a large backlog) still
-// records the others.
-func TestRecorderWritesAroundASlowResult(t *testing.T) {
+// TestRecorderWritesAroundSlowResults checks that a batch that ran out of
+// time because of slow results (410s that fail a large backlog each) still
+// records the others, wherever the slow ones are in the batch.
+func TestRecorderWritesAroundSlowResults(t *testing.T) {
 	t.Parallel()
 	store := newFakeStore(time.Now)
-	batch := timeoutBatch(store, 3)
-	slow := batch[0].DeliveryID
+	batch := timeoutBatch(store, 6)
+	for i := range 3 {
+		batch[i].Status, batch[i].DisableReason = pathhook.DeliveryFailed, "the endpoint answered 410 Gone"
+	}
 	store.recordErr = func(rs []pathhook.Result) error {
 		for _, r := range rs {
-			if r.DeliveryID == slow {
+			if r.DisableReason != "" {
 				return fmt.Errorf("sqlstore: record: %w", context.DeadlineExceeded)
 			}
 		}
@@ -110,8 +112,13 @@ func TestRecorderWritesAroundASlowResult(t *testing.T) {
 	}
 	r := newTestRecorder(t, store)
 	r.log = slog.New(slog.DiscardHandler)
-	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0}) {
-		t.Errorf("write reported %v as not recorded, want [0]", failed)
+	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0, 1, 2}) {
+		t.Errorf("write reported %v as not recorded, want [0 1 2]", failed)
+	}
+	for _, res := range batch[3:] {
+		if n := len(store.delivery(res.DeliveryID).attempts); n != 1 {
+			t.Errorf("%s has %d attempts recorded, want 1", res.DeliveryID, n)
+		}
 	}
 }
 

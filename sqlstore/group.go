@@ -167,8 +167,8 @@ func (c *committer) alone(r *request) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	err := c.db.writeTx(r.ctx, func(t *txn) error { return r.fn(t) })
-	c.noAnswer.Store(errors.Is(err, context.DeadlineExceeded) && r.ctx.Err() == nil)
+	err := c.db.boundedWriteTx(r.ctx, func(t *txn) error { return r.fn(t) })
+	c.noAnswer.Store(errors.Is(err, errNoAnswer))
 	return err
 }
 

@@ -42,13 +42,14 @@ type Config struct {
 	// Groups is how many groups may run at once, each on a connection of
 	// its own (default 1, which a database with one writer needs).
 	Groups int
-	// TxTimeout bounds a write transaction through a Pipeliner, and a
-	// read transaction on a pool other than Direct's (default
-	// DefaultTxTimeout): a PostgreSQL server, or a proxy before it, can
-	// stop answering without closing the connection, and such a
-	// transaction would otherwise hold its callers, and a shutdown, for as
-	// long. A write it cuts off before COMMIT fails with EUNAVAILABLE and
-	// changes nothing. SQLite's transactions run in process, unbounded.
+	// TxTimeout bounds the transactions of Update and View where the
+	// database is not Direct (default DefaultTxTimeout): a PostgreSQL
+	// server, or a proxy before it, can stop answering without closing
+	// the connection, and such a transaction would otherwise hold its
+	// callers, and a shutdown, for as long. A write it cuts off before
+	// COMMIT fails with EUNAVAILABLE and changes nothing. SQLite's
+	// transactions run in process, unbounded; the engine's own writes
+	// end with its context.
 	TxTimeout time.Duration
 	// Direct runs the transactions on the drivers of the pools'
 	// connections, below database/sql, with every query prepared once per
@@ -158,7 +159,7 @@ func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 	if db.group != nil {
 		return db.group.update(ctx, fn)
 	}
-	return db.writeTx(ctx, func(t *txn) error { return fn(t) })
+	return db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) })
 }
 
 // View runs fn in one read-only transaction.
@@ -201,11 +202,26 @@ var errNoAnswerRead error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database
 // answer is reported as such, as the group committer does.
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 	err := db.retryWriteTx(ctx, fn)
-	switch {
-	case errors.Is(err, ErrCommitUnknown):
+	if errors.Is(err, ErrCommitUnknown) {
 		return fmt.Errorf("%w (%w)", errCommitUnknown, err)
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		return fmt.Errorf("%w (%w)", errNoAnswer, err) // Config.TxTimeout ran out
+	}
+	return err
+}
+
+// boundedWriteTx is writeTx for an Update, bounded by Config.TxTimeout
+// where the database is not in process. The engine's own writes are not
+// bounded so: their contexts end when the engine stops, and one of them
+// may rightly take long (failing the backlog of every webhook that has
+// failed for days).
+func (db *DB) boundedWriteTx(ctx context.Context, fn func(*txn) error) error {
+	if db.direct {
+		return db.writeTx(ctx, fn)
+	}
+	tctx, cancel := context.WithTimeout(ctx, db.txTimeout)
+	defer cancel()
+	err := db.writeTx(tctx, fn)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, ErrCommitUnknown) {
+		return fmt.Errorf("%w (%w)", errNoAnswer, err)
 	}
 	return err
 }
@@ -229,8 +245,6 @@ func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 			return err
 		}
 		if p, ok := db.dialect.(Pipeliner); ok {
-			ctx, cancel := context.WithTimeout(ctx, db.txTimeout)
-			defer cancel()
 			var t *txn
 			err := p.Transact(ctx, db.write, func(pipe Pipe) error {
 				t = &txn{db: db, pipe: pipe, write: true, ctx: ctx}
@@ -268,11 +282,11 @@ func (db *DB) afterCommit(t *txn) {
 // asking for a retry.
 const maxTries = 8
 
-// DefaultTxTimeout is Config.TxTimeout's default: as long as a load
-// balancer commonly waits for an answer, and long enough for the longest
-// write pathhook makes, switching off a webhook with a large backlog of
-// pending deliveries.
-const DefaultTxTimeout = time.Minute
+// DefaultTxTimeout is Config.TxTimeout's default: longer than clients
+// commonly wait for an answer, and room for the longest write an API call
+// makes, switching off a webhook with a large backlog of pending
+// deliveries, which are failed in the same transaction.
+const DefaultTxTimeout = 2 * time.Minute
 
 func (db *DB) retry(ctx context.Context, run func() error) error {
 	wait := time.Millisecond
