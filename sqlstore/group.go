@@ -215,8 +215,8 @@ func (c *committer) run(group []*request) {
 			r.done <- errs[i]
 		}
 	case errors.Is(err, context.DeadlineExceeded):
-		// The database did not answer within Config.TxTimeout: run alone,
-		// each closure would wait as long again.
+		// The database did not answer within Config.TxTimeout. Nothing
+		// committed, and none is run alone: each would wait as long again.
 		for _, r := range group {
 			r.done <- fmt.Errorf("%w (%w)", errNoAnswer, err)
 		}
