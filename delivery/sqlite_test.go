@@ -364,10 +364,13 @@ func TestSQLiteJobMadeBeforeAChangeIsMadeAgain(t *testing.T) {
 			Lease: s.engine.LeaseOwner(), AllowHTTP: true})
 		s.run(s.engine)
 		id := s.enrol("learner-1")
-		if st := s.engine.Stats(); st.Queued != 0 || st.InFlight != 0 || old.count() != 0 {
-			t.Fatalf("move %v: stats %+v, old URL got %d requests, after a job made before the change", move, st, old.count())
+		if old.count() != 0 {
+			t.Fatalf("move %v: the old URL got %d requests, after a job made before the change", move, old.count())
 		}
 		if !move {
+			if st := s.engine.Stats(); st.Queued != 0 || st.InFlight != 0 {
+				t.Fatalf("stats %+v after a job made before the webhook was switched off", st)
+			}
 			if got := s.delivery(id); got.Status != pathhook.DeliveryFailed || len(got.Attempts) != 0 {
 				t.Errorf("delivery of a webhook switched off: %s with %d attempts", got.Status, len(got.Attempts))
 			}
