@@ -71,6 +71,10 @@ type Job struct {
 	Manual     bool
 	CreatedAt  time.Time
 	LeaseUntil time.Time
+	// MadeAt is when the webhook was read for the job: a job made before
+	// a change of its webhook carries the webhook as it was, and must not
+	// be sent (see WebhookWatcher).
+	MadeAt time.Time
 }
 
 func newJob(d *Delivery, ev *Event, w *Webhook, now time.Time) Job {
@@ -80,7 +84,7 @@ func newJob(d *Delivery, ev *Event, w *Webhook, now time.Time) Job {
 	}
 	return Job{DeliveryID: d.ID, OrgID: d.OrgID, WebhookID: w.ID, EventID: ev.ID, EventType: ev.Type, URL: url,
 		Secrets: w.Secrets(now), Body: ev.Payload, Attempt: d.AttemptCount + 1, Manual: d.Manual,
-		CreatedAt: d.CreatedAt, LeaseUntil: d.LeaseUntil}
+		CreatedAt: d.CreatedAt, LeaseUntil: d.LeaseUntil, MadeAt: now}
 }
 
 // Result is the outcome of one attempt, to be recorded: the attempt, and

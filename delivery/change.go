@@ -44,17 +44,17 @@ func (s *scheduler) replace(webhookIDs ...string) {
 }
 
 // stale reports whether job, of h (nil if the scheduler has no state of
-// its webhook), was made (its lease taken) before its webhook's last
-// change, or every webhook's: from what the webhook was, perhaps. One made in
-// the same instant is taken as made after it, so that a clock that does
-// not move (a test's) cannot hand the same job back for ever; real clocks
-// move between a read of the webhook and a change that commits after it.
+// its webhook), was made (Job.MadeAt) before its webhook's last change, or
+// every webhook's: from what the webhook was, perhaps. One made in the
+// same instant is taken as made after it, so that a clock that does not
+// move (a test's) cannot hand the same job back for ever; real clocks move
+// between a read of the webhook and a change that commits after it.
 func (s *scheduler) stale(h *hook, job *pathhook.Job) bool {
 	changed := s.changedAll
 	if h != nil && h.changed.After(changed) {
 		changed = h.changed
 	}
-	return !job.LeaseUntil.IsZero() && job.LeaseUntil.Add(-s.lease).Before(changed)
+	return job.MadeAt.Before(changed)
 }
 
 // renew replaces the queued job of job's delivery, if there is one, with

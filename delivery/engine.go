@@ -155,7 +155,7 @@ func New(c Config) *Engine {
 	c.setDefaults()
 	e := &Engine{c: c, store: c.Store, send: newSender(c.Platform, c.Transport, c.Timeout, c.Clock), rec: newRecorder(&c),
 		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1), started: make(chan struct{})}
-	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Lease, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
+	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
 	return e
 }
 

@@ -106,7 +106,7 @@ func (s *fakeStore) add(job pathhook.Job, lease time.Duration) pathhook.Job {
 		s.hooks[job.WebhookID] = &fakeHook{enabled: true}
 	}
 	job.Attempt = 1
-	job.LeaseUntil = now.Add(lease)
+	job.LeaseUntil, job.MadeAt = now.Add(lease), now
 	s.deliveries[job.DeliveryID] = &fakeDelivery{job: job, status: pathhook.DeliveryPending, next: now,
 		leaseOwner: s.owner, leaseUntil: job.LeaseUntil}
 	s.order = append(s.order, job.DeliveryID)
@@ -130,7 +130,7 @@ func (s *fakeStore) ClaimDue(_ context.Context, owner string, now, until time.Ti
 		}
 		d.leaseOwner, d.leaseUntil, d.deferred = owner, until, time.Time{}
 		job := d.job
-		job.Attempt, job.LeaseUntil = d.count+1, until
+		job.Attempt, job.LeaseUntil, job.MadeAt = d.count+1, until, now
 		jobs = append(jobs, job)
 	}
 	return jobs, nil

@@ -69,9 +69,8 @@ func (h *hook) limit(perHook int) int {
 // queue while other webhooks proceed.
 type scheduler struct {
 	perHook  int
-	lease    time.Duration // how long a job's lease runs from when it was made
-	capacity int           // jobs held, queued or in flight
-	lowWater int           // room at which a waiting claimer is woken
+	capacity int // jobs held, queued or in flight
+	lowWater int // room at which a waiting claimer is woken
 	timeout  time.Duration
 	clock    func() time.Time
 	release  func(ids ...string)                  // hands deliveries back to the store
@@ -93,9 +92,9 @@ type scheduler struct {
 	changedAll time.Time
 }
 
-func newScheduler(perHook, capacity int, timeout, lease time.Duration, clock func() time.Time, release func(...string),
+func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string),
 	park func(time.Time, ...string), unpark func(string), wakeRoom func()) *scheduler {
-	s := &scheduler{perHook: perHook, lease: lease, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
+	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
 	s.cond.L = &s.mu

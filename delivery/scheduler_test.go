@@ -19,7 +19,7 @@ type handedBack struct {
 // newTestScheduler returns a scheduler on clock whose releases, parks and
 // unparks land in back.
 func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack) *scheduler {
-	return newScheduler(perHook, capacity, 5*time.Second, time.Minute, clock.Now,
+	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
 		func(ids ...string) { back.released = append(back.released, ids...) },
 		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) },
 		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
@@ -40,8 +40,10 @@ func slowScheduler(clock *fakeClock, back *handedBack, id string) (s *scheduler,
 	return s, until
 }
 
+// leased returns job leased until until, for a minute: made a minute
+// before.
 func leased(job pathhook.Job, until time.Time) pathhook.Job {
-	job.LeaseUntil = until
+	job.LeaseUntil, job.MadeAt = until, until.Add(-time.Minute)
 	return job
 }
 
@@ -359,5 +361,12 @@ func TestSchedulerReplacesChangedWebhooks(t *testing.T) {
 	s.add([]pathhook.Job{unseen})
 	if len(back.released) != 6 || back.released[5] != unseen.DeliveryID {
 		t.Fatalf("a job of an unseen webhook made before every webhook changed: released %v", back.released)
+	}
+	// When a job was made is its own, whatever the length of its lease.
+	long := newJob("wh_a", 5, "")
+	long.LeaseUntil, long.MadeAt = clock.Now().Add(time.Hour), clock.Now().Add(-time.Millisecond)
+	s.add([]pathhook.Job{long})
+	if len(back.released) != 7 || back.released[6] != long.DeliveryID {
+		t.Fatalf("a job made before the change under a longer lease: released %v", back.released)
 	}
 }

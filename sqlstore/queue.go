@@ -90,7 +90,7 @@ func (t *txn) jobs(ctx context.Context, ids []any, now time.Time) ([]pathhook.Jo
 			return nil, fail("claimed jobs", err)
 		}
 		j.Attempt++
-		j.LeaseUntil = leaseTime(leaseUntil)
+		j.LeaseUntil, j.MadeAt = leaseTime(leaseUntil), now
 		if w.URL != nil {
 			j.URL = *w.URL
 		}
