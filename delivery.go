@@ -77,6 +77,17 @@ type Job struct {
 	MadeAt time.Time
 }
 
+// Lease names the lease under which a job was given out: its delivery and
+// when the lease ends. Handing a delivery back under it changes nothing
+// once the delivery is under another lease, even one of the same owner.
+type Lease struct {
+	DeliveryID string
+	Until      time.Time
+}
+
+// Lease returns the lease the job was given out under.
+func (j *Job) Lease() Lease { return Lease{DeliveryID: j.DeliveryID, Until: j.LeaseUntil} }
+
 func newJob(d *Delivery, ev *Event, w *Webhook, now time.Time) Job {
 	url := ""
 	if w.URL != nil {

@@ -129,8 +129,8 @@ func (s *nopStore) Record(_ context.Context, rs []pathhook.Result) error {
 }
 func (s *nopStore) Restore(context.Context, string, []pathhook.Result) (int, error) { return 0, nil }
 func (s *nopStore) ReleaseLeases(context.Context, string) (int64, error)            { return 0, nil }
-func (s *nopStore) Release(context.Context, string, []string) error                 { return nil }
-func (s *nopStore) Park(context.Context, string, []string, time.Time) error         { return nil }
+func (s *nopStore) Release(context.Context, string, []pathhook.Lease) error         { return nil }
+func (s *nopStore) Park(context.Context, string, []pathhook.Lease, time.Time) error { return nil }
 
 func (s *nopStore) Unpark(context.Context, string, time.Time) error { return nil }
 func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {

@@ -22,7 +22,7 @@ func (s *scheduler) replace(webhookIDs ...string) {
 			webhookIDs = append(webhookIDs, id)
 		}
 	}
-	var ids []string
+	var leases []pathhook.Lease
 	for _, id := range webhookIDs {
 		h := s.hooks[id]
 		if h == nil {
@@ -32,13 +32,13 @@ func (s *scheduler) replace(webhookIDs ...string) {
 		h.changed, h.used = now, now // kept by tidy while jobs made before may come
 		for _, job := range h.queue {
 			if s.givable(&job, now) {
-				ids = append(ids, job.DeliveryID)
+				leases = append(leases, job.Lease())
 			}
 		}
 		s.drop(h)
 	}
-	if len(ids) > 0 {
-		s.release(ids...)
+	if len(leases) > 0 {
+		s.release(leases...)
 	}
 	s.roomMade()
 }

@@ -370,7 +370,7 @@ func TestTakeBackReleasesWhatAPreviousProcessHeld(t *testing.T) {
 		// Leased for an hour on the fake clock, which never gets there.
 		held := h.store.add(newJob("wh_a", 1, rc.URL), time.Hour)
 		other := h.store.add(newJob("wh_a", 2, rc.URL), 0)
-		if err := h.store.Release(context.Background(), h.store.owner, []string{other.DeliveryID}); err != nil { // leased to nobody
+		if err := h.store.Release(context.Background(), h.store.owner, []pathhook.Lease{other.Lease()}); err != nil { // leased to nobody
 			t.Fatal(err)
 		}
 		h.start()

@@ -205,28 +205,39 @@ func (s *fakeStore) ReleaseLeases(_ context.Context, owner string) (int64, error
 	return n, nil
 }
 
-func (s *fakeStore) Release(_ context.Context, owner string, ids []string) error {
+func (s *fakeStore) Release(_ context.Context, owner string, leases []pathhook.Lease) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		if d := s.deliveries[id]; d != nil && d.leaseOwner == owner {
+	for _, l := range leases {
+		if d := s.held(owner, l); d != nil {
 			d.leaseOwner, d.leaseUntil = "", time.Time{}
 		}
+		s.releases = append(s.releases, l.DeliveryID)
 	}
-	s.releases = append(s.releases, ids...)
 	return nil
 }
 
-func (s *fakeStore) Park(_ context.Context, owner string, ids []string, until time.Time) error {
+func (s *fakeStore) Park(_ context.Context, owner string, leases []pathhook.Lease, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		if d := s.deliveries[id]; d != nil && d.status == pathhook.DeliveryPending && d.leaseOwner == owner {
+	var ids []string
+	for _, l := range leases {
+		if d := s.held(owner, l); d != nil {
 			d.leaseOwner, d.leaseUntil, d.deferred = "", time.Time{}, until
 		}
+		ids = append(ids, l.DeliveryID)
 	}
-	s.parks = append(s.parks, fakePark{until, slices.Clone(ids)})
+	s.parks = append(s.parks, fakePark{until, ids})
 	return nil
+}
+
+// held returns the pending delivery that owner holds under l, or nil.
+func (s *fakeStore) held(owner string, l pathhook.Lease) *fakeDelivery {
+	d := s.deliveries[l.DeliveryID]
+	if d == nil || d.status != pathhook.DeliveryPending || d.leaseOwner != owner || !d.leaseUntil.Equal(l.Until) {
+		return nil
+	}
+	return d
 }
 
 func (s *fakeStore) Unpark(_ context.Context, webhookID string, now time.Time) error {

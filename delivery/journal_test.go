@@ -273,7 +273,7 @@ func TestJournalKeptWhenTheRestoreFails(t *testing.T) {
 	h := setup(t, func(c *Config) { c.Journal = dir })
 	rc := newReceiver(t, nil)
 	job := h.store.add(newJob("wh_a", 0, rc.URL), time.Minute)
-	if err := h.store.Release(context.Background(), h.store.owner, []string{job.DeliveryID}); err != nil { // as after a restart
+	if err := h.store.Release(context.Background(), h.store.owner, []pathhook.Lease{job.Lease()}); err != nil { // as after a restart
 		t.Fatal(err)
 	}
 	r := succeeded(job.DeliveryID, 1)

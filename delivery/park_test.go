@@ -86,13 +86,13 @@ type parkCounter struct {
 	parked map[string]int
 }
 
-func (s *parkCounter) Park(ctx context.Context, owner string, ids []string, until time.Time) error {
+func (s *parkCounter) Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error {
 	s.mu.Lock()
-	for _, id := range ids {
-		s.parked[id]++
+	for _, l := range leases {
+		s.parked[l.DeliveryID]++
 	}
 	s.mu.Unlock()
-	return s.Store.Park(ctx, owner, ids, until)
+	return s.Store.Park(ctx, owner, leases, until)
 }
 
 // TestSQLiteSlowBacklogIsParkedAboutOnce: a webhook whose attempts take

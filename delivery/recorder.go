@@ -47,12 +47,12 @@ type kept struct {
 	seg *segment
 }
 
-// handback is deliveries whose leases are to end at until: the zero time
-// releases them, a later one parks them until then. One with a webhook
+// handback is leases to end at until: the zero time releases their
+// deliveries, a later one parks them until then. One with a webhook
 // instead brings that webhook's parked deliveries back.
 type handback struct {
 	until   time.Time
-	ids     []string
+	leases  []pathhook.Lease
 	webhook string
 }
 
@@ -69,11 +69,12 @@ func newRecorder(c *Config) *recorder {
 // workers make between two writes.
 func (r *recorder) add(res pathhook.Result, seg *segment) { r.results <- kept{res, seg} }
 
-// release queues deliveries to be released. It never blocks.
-func (r *recorder) release(ids ...string) { r.handBack(time.Time{}, ids) }
+// release queues leases to be released. It never blocks.
+func (r *recorder) release(leases ...pathhook.Lease) { r.handBack(time.Time{}, leases) }
 
-// park queues deliveries to be parked until until. It never blocks.
-func (r *recorder) park(until time.Time, ids ...string) { r.handBack(until, ids) }
+// park queues leases to be given up and their deliveries parked until
+// until. It never blocks.
+func (r *recorder) park(until time.Time, leases ...pathhook.Lease) { r.handBack(until, leases) }
 
 // unpark queues the return of a webhook's parked deliveries. It never
 // blocks.
@@ -84,12 +85,12 @@ func (r *recorder) unpark(webhookID string) {
 	r.poke()
 }
 
-func (r *recorder) handBack(until time.Time, ids []string) {
+func (r *recorder) handBack(until time.Time, leases []pathhook.Lease) {
 	r.mu.Lock()
 	if n := len(r.back); n > 0 && r.back[n-1].webhook == "" && r.back[n-1].until.Equal(until) {
-		r.back[n-1].ids = append(r.back[n-1].ids, ids...) // one statement for both
+		r.back[n-1].leases = append(r.back[n-1].leases, leases...) // one statement for both
 	} else {
-		r.back = append(r.back, handback{until: until, ids: slices.Clone(ids)}) // the caller's to reuse
+		r.back = append(r.back, handback{until: until, leases: slices.Clone(leases)}) // the caller's to reuse
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -297,14 +298,14 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 			}
 			continue
 		}
-		for until, ids := hb.until, hb.ids; len(ids) > 0; {
-			n := min(len(ids), releaseBatch)
+		for until, leases := hb.until, hb.leases; len(leases) > 0; {
+			n := min(len(leases), releaseBatch)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 			var err error
 			if until.IsZero() {
-				err = r.store.Release(ctx, r.owner, ids[:n])
+				err = r.store.Release(ctx, r.owner, leases[:n])
 			} else {
-				err = r.store.Park(ctx, r.owner, ids[:n], until)
+				err = r.store.Park(ctx, r.owner, leases[:n], until)
 			}
 			cancel()
 			if err != nil {
@@ -315,7 +316,7 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 				r.dropHandBacks(back[k+1:])
 				return
 			}
-			ids = ids[n:]
+			leases = leases[n:]
 		}
 	}
 }

@@ -135,14 +135,14 @@ func TestRecorderReleasesInBoundedStatements(t *testing.T) {
 	t.Parallel()
 	store := newFakeStore(time.Now)
 	var calls []int
-	counting := &countingStore{fakeStore: store, release: func(ids []string) { calls = append(calls, len(ids)) }}
+	counting := &countingStore{fakeStore: store, release: func(leases []pathhook.Lease) { calls = append(calls, len(leases)) }}
 	c := Config{Store: counting, Owner: store.owner, Clock: time.Now, Logger: testLogger(t)}
 	r := newRecorder(&c)
-	ids := make([]string, releaseBatch+1)
-	for i := range ids {
-		ids[i] = "dlv_" + string(rune('a'+i%26))
+	leases := make([]pathhook.Lease, releaseBatch+1)
+	for i := range leases {
+		leases[i] = pathhook.Lease{DeliveryID: "dlv_" + string(rune('a'+i%26))}
 	}
-	r.release(ids...)
+	r.release(leases...)
 	r.close()
 	r.run(context.Background())
 	if !slices.Equal(calls, []int{releaseBatch, 1}) {
@@ -155,13 +155,15 @@ func TestRecorderParksInBoundedStatements(t *testing.T) {
 	clock := newFakeClock()
 	store := newFakeStore(clock.Now)
 	var ids []string
+	var leases []pathhook.Lease
 	for i := range releaseBatch + 1 {
-		ids = append(ids, store.add(newJob("wh_a", i, ""), time.Hour).DeliveryID)
+		job := store.add(newJob("wh_a", i, ""), time.Hour)
+		ids, leases = append(ids, job.DeliveryID), append(leases, job.Lease())
 	}
 	r := newTestRecorder(t, store)
 	until := clock.Now().Add(maxDefer)
-	r.park(until, ids...)
-	r.park(until.Add(time.Second), ids[0]) // no longer held: stays as it is
+	r.park(until, leases...)
+	r.park(until.Add(time.Second), leases[0]) // no longer held: stays as it is
 	r.close()
 	r.run(context.Background())
 	var sizes []int
@@ -181,10 +183,10 @@ func TestRecorderParksInBoundedStatements(t *testing.T) {
 // countingStore is a fakeStore that reports each Release.
 type countingStore struct {
 	*fakeStore
-	release func(ids []string)
+	release func(leases []pathhook.Lease)
 }
 
-func (s *countingStore) Release(ctx context.Context, owner string, ids []string) error {
-	s.release(ids)
-	return s.fakeStore.Release(ctx, owner, ids)
+func (s *countingStore) Release(ctx context.Context, owner string, leases []pathhook.Lease) error {
+	s.release(leases)
+	return s.fakeStore.Release(ctx, owner, leases)
 }

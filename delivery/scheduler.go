@@ -73,9 +73,9 @@ type scheduler struct {
 	lowWater int // room at which a waiting claimer is woken
 	timeout  time.Duration
 	clock    func() time.Time
-	release  func(ids ...string)                  // hands deliveries back to the store
-	park     func(until time.Time, ids ...string) // defers them to until
-	unpark   func(webhookID string)               // brings a webhook's deferred deliveries back
+	release  func(leases ...pathhook.Lease)                  // hands deliveries back to the store
+	park     func(until time.Time, leases ...pathhook.Lease) // defers them to until
+	unpark   func(webhookID string)                          // brings a webhook's deferred deliveries back
 	wakeRoom func()
 
 	mu       sync.Mutex
@@ -92,8 +92,8 @@ type scheduler struct {
 	changedAll time.Time
 }
 
-func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...string),
-	park func(time.Time, ...string), unpark func(string), wakeRoom func()) *scheduler {
+func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...pathhook.Lease),
+	park func(time.Time, ...pathhook.Lease), unpark func(string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
@@ -115,7 +115,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		return // leases run out and polling finds them
 	}
 	now := s.clock()
-	var overflow []string
+	var overflow []pathhook.Lease
 	var parked []handback // consecutive jobs with one end share an entry
 	for _, job := range jobs {
 		if _, dup := s.held[job.DeliveryID]; dup {
@@ -128,7 +128,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		// replace has handled already: claimed again, it is made anew.
 		if len(s.held) >= s.capacity || s.stale(h, &job) {
 			if s.givable(&job, now) {
-				overflow = append(overflow, job.DeliveryID)
+				overflow = append(overflow, job.Lease())
 			}
 			continue
 		}
@@ -140,9 +140,9 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 			if s.givable(&job, now) {
 				until := s.deferral(h, now, wait)
 				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
-					parked[n-1].ids = append(parked[n-1].ids, job.DeliveryID)
+					parked[n-1].leases = append(parked[n-1].leases, job.Lease())
 				} else {
-					parked = append(parked, handback{until: until, ids: []string{job.DeliveryID}})
+					parked = append(parked, handback{until: until, leases: []pathhook.Lease{job.Lease()}})
 				}
 			}
 			continue
@@ -157,7 +157,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		s.release(overflow...)
 	}
 	for _, p := range parked {
-		s.park(p.until, p.ids...)
+		s.park(p.until, p.leases...)
 	}
 }
 
@@ -253,7 +253,7 @@ func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 		if now := s.clock(); !s.live(&job, now) {
 			delete(s.held, job.DeliveryID)
 			if s.givable(&job, now) {
-				s.release(job.DeliveryID)
+				s.release(job.Lease())
 			}
 			s.push(h)
 			s.roomMade()
@@ -365,11 +365,11 @@ func (s *scheduler) stop() {
 	defer s.mu.Unlock()
 	s.stopped = true
 	now := s.clock()
-	var ids []string
+	var leases []pathhook.Lease
 	for _, h := range s.hooks {
 		for _, job := range h.queue {
 			if s.givable(&job, now) {
-				ids = append(ids, job.DeliveryID)
+				leases = append(leases, job.Lease())
 			}
 		}
 		s.drop(h)
@@ -379,8 +379,8 @@ func (s *scheduler) stop() {
 		}
 	}
 	s.ready = nil
-	if len(ids) > 0 {
-		s.release(ids...)
+	if len(leases) > 0 {
+		s.release(leases...)
 	}
 	s.cond.Broadcast()
 }

@@ -20,9 +20,19 @@ type handedBack struct {
 // unparks land in back.
 func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack) *scheduler {
 	return newScheduler(perHook, capacity, 5*time.Second, clock.Now,
-		func(ids ...string) { back.released = append(back.released, ids...) },
-		func(until time.Time, ids ...string) { back.parked = append(back.parked, fakePark{until, ids}) },
+		func(leases ...pathhook.Lease) { back.released = append(back.released, leaseIDs(leases)...) },
+		func(until time.Time, leases ...pathhook.Lease) {
+			back.parked = append(back.parked, fakePark{until, leaseIDs(leases)})
+		},
 		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
+}
+
+func leaseIDs(leases []pathhook.Lease) []string {
+	var ids []string
+	for _, l := range leases {
+		ids = append(ids, l.DeliveryID)
+	}
+	return ids
 }
 
 // slowScheduler returns a scheduler on clock that runs one attempt per

@@ -25,13 +25,14 @@ type Store interface {
 	// ReleaseLeases clears every lease that owner holds, and returns how
 	// many it cleared (see Config.TakeBack).
 	ReleaseLeases(ctx context.Context, owner string) (int64, error)
-	// Release clears owner's leases of the given deliveries so that any
-	// node's next poll finds them.
-	Release(ctx context.Context, owner string, ids []string) error
-	// Park gives up owner's leases of the given pending deliveries and
-	// defers them to until: no node claims them before then, unless
-	// Unpark brings them back first.
-	Park(ctx context.Context, owner string, ids []string, until time.Time) error
+	// Release clears the given leases that owner still holds, so that
+	// any node's next poll finds their deliveries; a delivery under
+	// another lease since, even owner's, keeps it.
+	Release(ctx context.Context, owner string, leases []pathhook.Lease) error
+	// Park gives up the given leases that owner still holds, of pending
+	// deliveries, and defers those to until: no node claims them before
+	// then, unless Unpark brings them back first.
+	Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error
 	// Unpark makes a webhook's pending deliveries that Park deferred past
 	// now due at their next attempt time again, so that polling, of any
 	// node, finds them at once.

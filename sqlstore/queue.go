@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/pathhook/pathhook"
@@ -112,15 +113,16 @@ func (t *txn) jobs(ctx context.Context, ids []any, now time.Time) ([]pathhook.Jo
 	return jobs, nil
 }
 
-// Release clears owner's leases of the given deliveries, so that the next
-// poll, of any node, finds them at once.
-func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
-	if len(ids) == 0 {
+// Release clears the given leases that owner still holds, so that the next
+// poll, of any node, finds their deliveries at once. A delivery under
+// another lease since, even one of owner's (a later claim of the same
+// node, or of a process that took over its name), keeps it.
+func (db *DB) Release(ctx context.Context, owner string, leases []pathhook.Lease) error {
+	if len(leases) == 0 {
 		return nil
 	}
 	return db.writeTx(ctx, func(t *txn) error {
-		released, err := t.updateByIDs(ctx, "release", `UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = next_attempt_at
-			WHERE lease_owner = ? AND status = 'pending' AND id IN`, []any{owner}, ids)
+		released, err := t.updateLeases(ctx, "release", `SET lease_owner = '', lease_until = 0, due_at = next_attempt_at`, nil, owner, leases)
 		if err != nil || released == 0 {
 			return err
 		}
@@ -128,23 +130,53 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 	})
 }
 
-// Park gives up owner's leases of the given pending deliveries and defers
-// them: their due_at moves to until (or stays at their next attempt, if
-// that is later), so that no node claims them before then and NextDue
-// tells the claimers to look again then. A deferred delivery is pending,
-// unleased, and due after its next attempt time, which is how Unpark
-// finds it.
+// leaseColumns are the columns of a list of leases (see updateLeases).
+var leaseColumns = []string{"text", "bigint"}
+
+// updateLeases runs the update of deliveries set (a SET clause, with its
+// parameters args) on the pending deliveries that owner still holds under
+// leases, a bounded number per statement, and returns how many it changed.
+func (t *txn) updateLeases(ctx context.Context, op, set string, args []any, owner string, leases []pathhook.Lease) (int64, error) {
+	var changed int64
+	for _, list := range lists(leases, t.db.dialect.ListRows) {
+		values := make([]any, 0, len(leaseColumns)*len(list))
+		for _, l := range list {
+			values = append(values, l.DeliveryID, leaseMicros(l.Until))
+		}
+		from, vargs := t.db.dialect.Rows(leaseColumns, values)
+		all := append(append(slices.Clip(args), vargs...), owner)
+		res, err := t.exec(ctx, "UPDATE deliveries "+set+" FROM "+from+
+			" WHERE deliveries.id = v.column1 AND deliveries.lease_until = v.column2 AND deliveries.lease_owner = ? AND deliveries.status = 'pending'",
+			all...)
+		if err != nil {
+			return changed, fail(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return changed, fail(op, err)
+		}
+		changed += n
+	}
+	return changed, nil
+}
+
+// Park gives up the given leases that owner still holds (as Release does)
+// and defers their deliveries: their due_at moves to until (or stays at
+// their next attempt, if that is later), so that no node claims them
+// before then and NextDue tells the claimers to look again then. A
+// deferred delivery is pending, unleased, and due after its next attempt
+// time, which is how Unpark finds it.
 //
 // No node is told of new work: none is due before until.
-func (db *DB) Park(ctx context.Context, owner string, ids []string, until time.Time) error {
-	if len(ids) == 0 {
+func (db *DB) Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error {
+	if len(leases) == 0 {
 		return nil
 	}
 	u := micros(until)
 	return db.writeTx(ctx, func(t *txn) error {
-		_, err := t.updateByIDs(ctx, "park", `UPDATE deliveries
-			SET lease_owner = '', lease_until = 0, due_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END
-			WHERE lease_owner = ? AND status = 'pending' AND id IN`, []any{u, u, owner}, ids)
+		_, err := t.updateLeases(ctx, "park",
+			`SET lease_owner = '', lease_until = 0, due_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END`,
+			[]any{u, u}, owner, leases)
 		return err
 	})
 }
@@ -167,29 +199,6 @@ func (db *DB) Unpark(ctx context.Context, webhookID string, now time.Time) error
 		}
 		return t.newWork(ctx)
 	})
-}
-
-// updateByIDs runs update, which ends in "id IN", with args and then each
-// chunk of up to maxIDsPerQuery ids, and returns how many rows it changed.
-func (t *txn) updateByIDs(ctx context.Context, op, update string, args []any, ids []string) (int64, error) {
-	var changed int64
-	for start := 0; start < len(ids); start += maxIDsPerQuery {
-		chunk := ids[start:min(start+maxIDsPerQuery, len(ids))]
-		all := append(make([]any, 0, len(args)+len(chunk)), args...)
-		for _, id := range chunk {
-			all = append(all, id)
-		}
-		res, err := t.exec(ctx, update+" ("+placeholders(len(chunk))+")", all...)
-		if err != nil {
-			return changed, fail(op, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return changed, fail(op, err)
-		}
-		changed += n
-	}
-	return changed, nil
 }
 
 // QueueStats returns how many deliveries are pending and when the oldest

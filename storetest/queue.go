@@ -44,6 +44,23 @@ func deliveryIDs(ds []pathhook.Delivery) []string {
 	return ids(ds, func(d pathhook.Delivery) string { return d.ID })
 }
 
+// leases returns the leases the deliveries of ids are under now; an id of
+// no delivery has the zero lease.
+func (h *harness) leases(t *testing.T, ids ...string) []pathhook.Lease {
+	t.Helper()
+	var ls []pathhook.Lease
+	for _, id := range ids {
+		l := pathhook.Lease{DeliveryID: id}
+		if d, err := h.svc.Delivery(h.ctx, h.org, id); err == nil {
+			l.Until = d.LeaseUntil
+		} else if pathhook.ErrorCode(err) != pathhook.ENOTFOUND {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
 func testClaim(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 3)
 	leased := pathhook.NewService(pathhook.Config{Store: h.db, Clock: h.clock.Now, Dispatcher: nopDispatcher{},
@@ -124,13 +141,22 @@ func testRelease(t *testing.T, h *harness) {
 	if jobs := h.claim(t, "node-b", now, time.Minute, 10); len(jobs) != 0 {
 		t.Fatalf("claimed %v under another node's lease", jobIDs(jobs))
 	}
-	if err := h.db.Release(h.ctx, "node-b", []string{d.ID}); err != nil {
+	if err := h.db.Release(h.ctx, "node-b", h.leases(t, d.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if jobs := h.claim(t, "node-b", now, time.Minute, 10); len(jobs) != 0 {
 		t.Fatal("a node released a lease that it did not hold")
 	}
-	if err := h.db.Release(h.ctx, "node-a", []string{d.ID, "dlv_unknown"}); err != nil {
+	// A job of an earlier lease of the same node (or of a process that ran
+	// under its name before) hands back nothing of a later one.
+	earlier := pathhook.Lease{DeliveryID: d.ID, Until: d.LeaseUntil.Add(-time.Second)}
+	if err := h.db.Release(h.ctx, "node-a", []pathhook.Lease{earlier}); err != nil {
+		t.Fatal(err)
+	}
+	if jobs := h.claim(t, "node-b", now, time.Minute, 10); len(jobs) != 0 {
+		t.Fatal("a node released a lease under an earlier one")
+	}
+	if err := h.db.Release(h.ctx, "node-a", h.leases(t, d.ID, "dlv_unknown")); err != nil {
 		t.Fatal(err)
 	}
 	eqSlice(t, "claimed after release", jobIDs(h.claim(t, "node-b", now, time.Minute, 10)), []string{d.ID})
@@ -147,7 +173,7 @@ func testPark(t *testing.T, h *harness) {
 	until := now.Add(30 * time.Second)
 	park := func(ids []string, until time.Time) {
 		t.Helper()
-		if err := h.db.Park(h.ctx, "node-a", ids, until); err != nil {
+		if err := h.db.Park(h.ctx, "node-a", h.leases(t, ids...), until); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,7 +202,7 @@ func testPark(t *testing.T, h *harness) {
 	// Parked again, then brought back: due at once, and nothing else moves.
 	later := until.Add(time.Second)
 	h.record(t, result(ds[4], 2, pathhook.DeliveryPending, later, 500)) // a retry at later+5s
-	if err := h.db.Park(h.ctx, "node-c", []string{ds[0].ID, ds[1].ID}, later.Add(time.Hour)); err != nil {
+	if err := h.db.Park(h.ctx, "node-c", h.leases(t, ds[0].ID, ds[1].ID), later.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.db.Unpark(h.ctx, w.ID, later); err != nil {
@@ -190,7 +216,7 @@ func testPark(t *testing.T, h *harness) {
 
 	// A node alone on the database, starting, brings back what was parked
 	// and frees every lease (node-b's of ds[3] too).
-	if err := h.db.Park(h.ctx, "node-d", []string{ds[0].ID}, later.Add(time.Hour)); err != nil {
+	if err := h.db.Park(h.ctx, "node-d", h.leases(t, ds[0].ID), later.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.db.ReleaseAllLeases(h.ctx); err != nil {
@@ -207,7 +233,7 @@ func testReleaseLeases(t *testing.T, h *harness) {
 	now := h.clock.Now()
 	eqSlice(t, "node-a claimed", jobIDs(h.claim(t, "node-a", now, time.Hour, 2)), []string{ds[0].ID, ds[1].ID})
 	eqSlice(t, "node-b claimed", jobIDs(h.claim(t, "node-b", now, time.Hour, 1)), []string{ds[2].ID})
-	if err := h.db.Park(h.ctx, "node-a", []string{ds[1].ID}, now.Add(time.Hour)); err != nil {
+	if err := h.db.Park(h.ctx, "node-a", h.leases(t, ds[1].ID), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.db.ReleaseLeases(h.ctx, ""); pathhook.ErrorCode(err) != pathhook.EINVALID {

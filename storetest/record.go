@@ -145,8 +145,8 @@ func testRestore(t *testing.T, h *harness) {
 	h.claim(t, "node-a", now, time.Minute, 10)
 	t1, t2 := now.Add(time.Second), now.Add(2*time.Second)
 	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200))
-	h.record(t, result(ds[4], 1, pathhook.DeliveryFailed, t1, 500))                     // ended meanwhile, as by a disable
-	if err := h.db.Release(h.ctx, "node-a", []string{ds[1].ID, ds[2].ID}); err != nil { // ds[3] stays leased
+	h.record(t, result(ds[4], 1, pathhook.DeliveryFailed, t1, 500))                        // ended meanwhile, as by a disable
+	if err := h.db.Release(h.ctx, "node-a", h.leases(t, ds[1].ID, ds[2].ID)); err != nil { // ds[3] stays leased
 		t.Fatal(err)
 	}
 	kept := []pathhook.Result{

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pathhook/pathhook"
 )
 
 // slowReceiver holds each request for a while before it answers 200, and
@@ -320,11 +322,11 @@ func checkReleased(t *testing.T, db, secretKey string, pending int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, len(jobs))
+	leases := make([]pathhook.Lease, len(jobs))
 	for i, j := range jobs {
-		ids[i] = j.DeliveryID
+		leases[i] = j.Lease()
 	}
-	if err := store.Release(ctx, "shutdown-probe", ids); err != nil {
+	if err := store.Release(ctx, "shutdown-probe", leases); err != nil {
 		t.Fatal(err)
 	}
 	if n != pending || len(jobs) != pending-1 {
