@@ -189,8 +189,8 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 
 // givable reports whether job's lease is worth releasing or parking:
 // whether it will still be this node's when the store has been told. A lease
-// that has run out, or is about to, is left alone: releasing or parking it
-// late could cut short the lease of a fresh claim of the same delivery.
+// that has run out, or is about to, is left alone: the store would find the
+// delivery under another lease by then, or under none, and change nothing.
 func (s *scheduler) givable(job *pathhook.Job, now time.Time) bool {
 	return !job.LeaseUntil.IsZero() && now.Add(leaseMargin).Before(job.LeaseUntil)
 }
@@ -285,7 +285,8 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	}
 	h.used = s.clock()
 	if r.DisableReason != "" {
-		s.drop(h) // the store fails its pending deliveries
+		h.changed = h.used // as forget does
+		s.drop(h)          // the store fails its pending deliveries
 	}
 	s.undefer(h)
 	s.push(h)
@@ -316,14 +317,21 @@ func (h *hook) forgetDeferred() {
 	h.deferredFrom, h.deferredUntil, h.deferLatency = time.Time{}, time.Time{}, 0
 }
 
-// forget drops the queued jobs of webhooks that have been disabled.
+// forget drops the queued jobs of webhooks that have been disabled (the
+// store has failed their deliveries), and takes the disable for a change:
+// a job made before it, claimed or offered then and added now, goes back.
 func (s *scheduler) forget(webhookIDs []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.clock()
 	for _, id := range webhookIDs {
-		if h := s.hooks[id]; h != nil {
-			s.drop(h)
+		h := s.hooks[id]
+		if h == nil {
+			h = &hook{id: id}
+			s.hooks[id] = h
 		}
+		h.changed, h.used = now, now // kept by tidy while jobs made before may come
+		s.drop(h)
 	}
 	s.roomMade()
 }

@@ -380,3 +380,25 @@ func TestSchedulerReplacesChangedWebhooks(t *testing.T) {
 		t.Fatalf("a job made before the change under a longer lease: released %v", back.released)
 	}
 }
+
+// TestSchedulerForgetsDisabledWebhooks drops the queued jobs of webhooks
+// the engine disabled, whose deliveries the store has failed, and hands
+// back a job made before the disable that comes after it.
+func TestSchedulerForgetsDisabledWebhooks(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 8, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	s.add(leasedJobs("wh_a", 0, 1, until))
+	late := leased(newJob("wh_a", 2, ""), until) // made before the disable, offered after it
+	clock.Add(time.Millisecond)
+	s.forget([]string{"wh_a"})
+	if s.stats().Queued != 0 || len(back.released) != 0 {
+		t.Fatalf("after the disable: released %v, stats %+v", back.released, s.stats())
+	}
+	s.add([]pathhook.Job{late})
+	if s.stats().Queued != 0 || !slices.Equal(back.released, []string{late.DeliveryID}) {
+		t.Fatalf("a job made before the disable: released %v, stats %+v", back.released, s.stats())
+	}
+}

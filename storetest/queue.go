@@ -156,7 +156,9 @@ func testRelease(t *testing.T, h *harness) {
 	if jobs := h.claim(t, "node-b", now, time.Minute, 10); len(jobs) != 0 {
 		t.Fatal("a node released a lease under an earlier one")
 	}
-	if err := h.db.Release(h.ctx, "node-a", h.leases(t, d.ID, "dlv_unknown")); err != nil {
+	// The store keeps a lease to the microsecond, as it keeps every time.
+	held := []pathhook.Lease{{DeliveryID: d.ID, Until: d.LeaseUntil.Add(999 * time.Nanosecond)}, {DeliveryID: "dlv_unknown"}}
+	if err := h.db.Release(h.ctx, "node-a", held); err != nil {
 		t.Fatal(err)
 	}
 	eqSlice(t, "claimed after release", jobIDs(h.claim(t, "node-b", now, time.Minute, 10)), []string{d.ID})
@@ -176,6 +178,14 @@ func testPark(t *testing.T, h *harness) {
 		if err := h.db.Park(h.ctx, "node-a", h.leases(t, ids...), until); err != nil {
 			t.Fatal(err)
 		}
+	}
+	earlier := h.leases(t, ds[0].ID)[0]
+	earlier.Until = earlier.Until.Add(-time.Second)
+	if err := h.db.Park(h.ctx, "node-a", []pathhook.Lease{earlier}, until); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t); got.LeaseOwner != "node-a" {
+		t.Fatalf("a park under an earlier lease left %s leased to %q", ds[0].ID, got.LeaseOwner)
 	}
 	park(append(deliveryIDs(ds), "dlv_unknown"), until)
 	park([]string{ds[0].ID}, now.Add(2*time.Hour)) // node-a no longer holds it
