@@ -1,6 +1,10 @@
 package delivery
 
-import "github.com/pathhook/pathhook"
+import (
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
 
 // What the scheduler does when what its jobs were made from changes: a
 // delivery claimed again while its job waits (renew), and a webhook whose
@@ -24,23 +28,38 @@ func (s *scheduler) replace(webhookIDs ...string) {
 	}
 	var leases []pathhook.Lease
 	for _, id := range webhookIDs {
-		h := s.hooks[id]
-		if h == nil {
-			h = &hook{id: id}
-			s.hooks[id] = h
-		}
-		h.changed, h.used = now, now // kept by tidy while jobs made before may come
-		for _, job := range h.queue {
-			if s.givable(&job, now) {
-				leases = append(leases, job.Lease())
-			}
-		}
+		h := s.changedHook(id, now)
+		leases = s.givableLeases(leases, h, now)
 		s.drop(h)
 	}
 	if len(leases) > 0 {
 		s.release(leases...)
 	}
 	s.roomMade()
+}
+
+// changedHook returns the state of webhook id, made if the scheduler had
+// none, marked changed at now: jobs made before then are stale. tidy keeps
+// it while such jobs may still come.
+func (s *scheduler) changedHook(id string, now time.Time) *hook {
+	h := s.hooks[id]
+	if h == nil {
+		h = &hook{id: id}
+		s.hooks[id] = h
+	}
+	h.changed, h.used = now, now
+	return h
+}
+
+// givableLeases appends to leases those of h's queued jobs worth handing
+// back (givable).
+func (s *scheduler) givableLeases(leases []pathhook.Lease, h *hook, now time.Time) []pathhook.Lease {
+	for _, job := range h.queue {
+		if s.givable(&job, now) {
+			leases = append(leases, job.Lease())
+		}
+	}
+	return leases
 }
 
 // stale reports whether job, of h (nil if the scheduler has no state of

@@ -325,13 +325,7 @@ func (s *scheduler) forget(webhookIDs []string) {
 	defer s.mu.Unlock()
 	now := s.clock()
 	for _, id := range webhookIDs {
-		h := s.hooks[id]
-		if h == nil {
-			h = &hook{id: id}
-			s.hooks[id] = h
-		}
-		h.changed, h.used = now, now // kept by tidy while jobs made before may come
-		s.drop(h)
+		s.drop(s.changedHook(id, now))
 	}
 	s.roomMade()
 }
@@ -375,11 +369,7 @@ func (s *scheduler) stop() {
 	now := s.clock()
 	var leases []pathhook.Lease
 	for _, h := range s.hooks {
-		for _, job := range h.queue {
-			if s.givable(&job, now) {
-				leases = append(leases, job.Lease())
-			}
-		}
+		leases = s.givableLeases(leases, h, now)
 		s.drop(h)
 		if h.deferredUntil.After(now) {
 			s.unpark(h.id)
