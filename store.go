@@ -85,7 +85,11 @@ type Tx interface {
 	Delivery(ctx context.Context, orgID, id string) (*Delivery, error)
 	// UpdateDelivery writes Status, NextAttemptAt, Manual and the lease.
 	UpdateDelivery(ctx context.Context, d *Delivery) error
-	// FailPendingDeliveries ends every pending delivery of a webhook as
-	// failed; reason says why.
-	FailPendingDeliveries(ctx context.Context, orgID, webhookID, reason string, now time.Time) error
+	// EndBacklog has every pending delivery of a webhook that the
+	// transaction switches off ended as failed at now, with reason. The
+	// delivery engine fails them soon after the transaction commits, in
+	// transactions of its own (a large backlog takes long to fail); until
+	// then no node claims them, their webhook being off. A webhook
+	// switched on again before that keeps the backlog left.
+	EndBacklog(ctx context.Context, orgID, webhookID, reason string, now time.Time) error
 }

@@ -206,8 +206,9 @@ type WebhookSwitch struct {
 }
 
 // SwitchWebhook enables or disables a webhook. Enabling one that is not set
-// up is ECONFLICT. Disabling fails its pending deliveries, which can be
-// redelivered once it is enabled again.
+// up is ECONFLICT. Disabling fails its pending deliveries (the delivery
+// engine does, moments after: Tx.EndBacklog), which can be redelivered
+// once it is enabled again.
 func (s *Service) SwitchWebhook(ctx context.Context, orgID, id string, in WebhookSwitch) (*Webhook, error) {
 	if in.Enabled == nil {
 		return nil, Invalid("enabled", "is required")
@@ -242,7 +243,7 @@ func (s *Service) changeWebhook(ctx context.Context, orgID, id string, change fu
 			return err
 		}
 		if wasEnabled && !w.Enabled {
-			return tx.FailPendingDeliveries(ctx, orgID, w.ID, "webhook disabled", now)
+			return tx.EndBacklog(ctx, orgID, w.ID, "webhook disabled", now)
 		}
 		return nil
 	})

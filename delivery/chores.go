@@ -15,19 +15,26 @@ const (
 	idleHook = 10 * time.Minute
 )
 
-// chores runs the engine's housekeeping until ctx ends: disabling webhooks
-// that have failed for too long, pruning old deliveries, and forgetting
-// idle webhooks. Each runs when it is due by the clock, checked every
-// choreTick and on Poke.
+// chores runs the engine's housekeeping until ctx ends: failing the
+// backlogs of webhooks switched off, disabling webhooks that have failed
+// for too long, pruning old deliveries, and forgetting idle webhooks. Each
+// runs when it is due by the clock, checked every choreTick and on Poke;
+// backlogs also at once when a webhook is switched off.
 func (e *Engine) chores(ctx context.Context) {
 	ticker := time.NewTicker(choreTick)
 	defer ticker.Stop()
-	var nextSweep, nextPrune time.Time
+	var nextSweep, nextPrune, nextEnd time.Time
 	for {
 		now := e.c.Clock()
 		if e.c.AutoDisableAfter > 0 && !now.Before(nextSweep) {
 			e.sweep(ctx, now)
 			nextSweep = now.Add(sweepEvery)
+		}
+		// Also those left by a node, or a process, that stopped before it
+		// had failed them.
+		if e.switchedOff.Swap(false) || !now.Before(nextEnd) {
+			e.endBacklogs(ctx)
+			nextEnd = now.Add(sweepEvery)
 		}
 		if e.c.Retention > 0 && !now.Before(nextPrune) {
 			e.prune(ctx, now)
@@ -44,7 +51,7 @@ func (e *Engine) chores(ctx context.Context) {
 }
 
 // sweep disables the webhooks whose attempts have all failed since before
-// now-AutoDisableAfter.
+// now-AutoDisableAfter, and has their backlogs failed next.
 func (e *Engine) sweep(ctx context.Context, now time.Time) {
 	cutoff := now.Add(-e.c.AutoDisableAfter)
 	reason := fmt.Sprintf("disabled automatically: every delivery attempt has failed since before %s (%s without a success)",
@@ -59,6 +66,25 @@ func (e *Engine) sweep(ctx context.Context, now time.Time) {
 	e.sched.forget(ids)
 	for _, id := range ids {
 		e.c.Logger.Warn("delivery: webhook disabled", "webhook", id, "reason", reason)
+	}
+	if len(ids) > 0 {
+		e.switchedOff.Store(true) // their backlogs, next
+	}
+}
+
+// endChunk is the most deliveries of a switched-off webhook failed in one
+// transaction: a few milliseconds of SQLite's writer.
+const endChunk = 5000
+
+// endBacklogs fails the pending deliveries of the webhooks switched off.
+func (e *Engine) endBacklogs(ctx context.Context) {
+	n, err := e.store.EndBacklogs(ctx, endChunk)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		e.switchedOff.Store(true) // again at the next look
+		e.c.Logger.Error("delivery: cannot fail the pending deliveries of switched-off webhooks", "err", err)
+	case n > 0:
+		e.c.Logger.Info("delivery: failed the pending deliveries of switched-off webhooks", "count", n)
 	}
 }
 

@@ -146,8 +146,11 @@ type Engine struct {
 	sched   *scheduler
 	wake    chan struct{} // the claimer
 	chore   chan struct{} // the chores
-	started chan struct{} // closed by Run once it attempts deliveries
-	running atomic.Bool
+	// switchedOff is set when a webhook may have been switched off, for
+	// the chores to fail its backlog.
+	switchedOff atomic.Bool
+	started     chan struct{} // closed by Run once it attempts deliveries
+	running     atomic.Bool
 }
 
 // New returns an engine with the given configuration; Run starts it.
@@ -156,6 +159,7 @@ func New(c Config) *Engine {
 	e := &Engine{c: c, store: c.Store, send: newSender(c.Platform, c.Transport, c.Timeout, c.Clock), rec: newRecorder(&c),
 		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1), started: make(chan struct{})}
 	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
+	e.rec.disabled = e.backlogsToEnd
 	return e
 }
 
@@ -198,6 +202,17 @@ func (e *Engine) wakeClaimer() {
 func (e *Engine) WebhookChanged(webhookID string) {
 	e.sched.replace(webhookID)
 	e.wakeClaimer()
+	e.backlogsToEnd() // the change may have switched it off
+}
+
+// backlogsToEnd has the chores fail the backlogs of webhooks switched off
+// now.
+func (e *Engine) backlogsToEnd() {
+	e.switchedOff.Store(true)
+	select {
+	case e.chore <- struct{}{}:
+	default:
+	}
 }
 
 // WebhooksMayHaveChanged is WebhookChanged for every webhook: for when the

@@ -50,6 +50,7 @@ type fakeStore struct {
 	unparks    []string
 	sweeps     []fakeSweep
 	prunes     []time.Time
+	ending     map[string]bool               // webhooks switched off whose backlogs EndBacklogs fails
 	recordErr  func([]pathhook.Result) error // optional
 }
 
@@ -184,12 +185,32 @@ func (s *fakeStore) Restore(ctx context.Context, owner string, results []pathhoo
 	return len(missing), s.Record(ctx, missing)
 }
 
+// failPending queues webhookID's backlog for EndBacklogs, as the store does
+// when it switches a webhook off.
 func (s *fakeStore) failPending(webhookID string) {
-	for _, d := range s.deliveries {
-		if d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending {
-			d.status = pathhook.DeliveryFailed
+	if s.ending == nil {
+		s.ending = map[string]bool{}
+	}
+	s.ending[webhookID] = true
+}
+
+func (s *fakeStore) EndBacklogs(context.Context, int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id := range s.ending {
+		if s.hooks[id].enabled {
+			continue
+		}
+		for _, d := range s.deliveries {
+			if d.job.WebhookID == id && d.status == pathhook.DeliveryPending {
+				d.status = pathhook.DeliveryFailed
+				n++
+			}
 		}
 	}
+	clear(s.ending)
+	return n, nil
 }
 
 func (s *fakeStore) ReleaseLeases(_ context.Context, owner string) (int64, error) {

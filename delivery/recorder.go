@@ -33,6 +33,7 @@ type recorder struct {
 	observer Observer
 	clock    func() time.Time
 	journal  *journal // told what is recorded; nil without one
+	disabled func()   // called once results that switch webhooks off are recorded
 
 	results chan kept
 	wake    chan struct{}
@@ -117,6 +118,7 @@ func (r *recorder) run(ctx context.Context) {
 			b.add(k)
 			open = r.gather(&b)
 			failed := r.write(ctx, b.results)
+			r.switchedOff(b.results, failed)
 			if r.journal != nil {
 				// A result that could not be written stays in the
 				// journal: if the process stops before its delivery is
@@ -130,6 +132,19 @@ func (r *recorder) run(ctx context.Context) {
 		case <-r.wake:
 		}
 		r.handBackQueued(ctx)
+	}
+}
+
+// switchedOff calls disabled if results not failed switched webhooks off.
+func (r *recorder) switchedOff(results []pathhook.Result, failed []int) {
+	if r.disabled == nil {
+		return
+	}
+	for i := range results {
+		if results[i].DisableReason != "" && !slices.Contains(failed, i) {
+			r.disabled()
+			return
+		}
 	}
 }
 
@@ -200,12 +215,10 @@ func (r *recorder) gather(b *batch) (open bool) {
 // so each is then tried alone and only the failing ones are left out:
 // their deliveries stay leased until the lease runs out, and are then
 // attempted again. A write that ran out of writeTimeout is not retried as
-// it was. One result may be slow rather than the store down: one that
-// switches its webhook off fails the webhook's backlog of pending
-// deliveries, so those go last. Once maxTimeouts writes in a row have run
-// out of time, the store is taken to be down or stuck and the rest are
-// left out without a try, each of which would hold the engine (and a
-// shutdown) for writeTimeout more.
+// it was. Once maxTimeouts writes in a row have run out of time, the store
+// is taken to be down or stuck and the rest are left out without a try,
+// each of which would hold the engine (and a shutdown) for writeTimeout
+// more.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
@@ -218,19 +231,11 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	if err == nil {
 		return nil
 	}
-	order := make([]int, 0, len(batch))
-	for _, disables := range []bool{false, true} {
-		for i := range batch {
-			if (batch[i].DisableReason != "") == disables {
-				order = append(order, i)
-			}
-		}
-	}
 	timeouts := 0
 	if timedOut(err) {
 		timeouts = 1
 	}
-	for k, i := range order {
+	for i := range batch {
 		if len(batch) > 1 {
 			err = r.try(ctx, batch[i:i+1])
 		}
@@ -245,12 +250,13 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 		}
 		if timeouts++; timeouts == maxTimeouts {
 			r.log.Error("delivery: the store did not answer in time; the deliveries of these attempts will be attempted again once their leases run out",
-				"attempts", len(order)-k-1, "timeout", writeTimeout, "err", err)
-			failed = append(failed, order[k+1:]...)
+				"attempts", len(batch)-i-1, "timeout", writeTimeout, "err", err)
+			for rest := i + 1; rest < len(batch); rest++ {
+				failed = append(failed, rest)
+			}
 			break
 		}
 	}
-	slices.Sort(failed)
 	return failed
 }
 

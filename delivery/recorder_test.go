@@ -41,6 +41,40 @@ func TestRecorderBatchesWaitingResults(t *testing.T) {
 	}
 }
 
+// TestRecorderTellsOfSwitchOffsRecorded: the engine hears that a webhook
+// was switched off once, and only once, a result that did so is recorded.
+func TestRecorderTellsOfSwitchOffsRecorded(t *testing.T) {
+	t.Parallel()
+	for _, recorded := range []bool{true, false} {
+		store := newFakeStore(time.Now)
+		gone := store.add(newJob("wh_a", 1, ""), time.Minute)
+		ok := store.add(newJob("wh_b", 1, ""), time.Minute)
+		if !recorded {
+			store.recordErr = func(rs []pathhook.Result) error {
+				for _, r := range rs {
+					if r.DisableReason != "" {
+						return errors.New("attempt already recorded")
+					}
+				}
+				return nil
+			}
+		}
+		r := newTestRecorder(t, store)
+		r.log = slog.New(slog.DiscardHandler)
+		told := 0
+		r.disabled = func() { told++ }
+		r.add(pathhook.Result{DeliveryID: ok.DeliveryID, WebhookID: "wh_b", Status: pathhook.DeliverySucceeded,
+			Attempt: pathhook.Attempt{N: 1}}, nil)
+		r.add(pathhook.Result{DeliveryID: gone.DeliveryID, WebhookID: "wh_a", Status: pathhook.DeliveryFailed,
+			DisableReason: "receiver answered 410 Gone", Attempt: pathhook.Attempt{N: 1}}, nil)
+		r.close()
+		r.run(context.Background())
+		if want := map[bool]int{true: 1, false: 0}[recorded]; told != want {
+			t.Errorf("recorded %v: told %d times, want %d", recorded, told, want)
+		}
+	}
+}
+
 func TestRecorderSplitsABatchThatKeepsFailing(t *testing.T) {
 	t.Parallel()
 	store := newFakeStore(time.Now)
@@ -89,36 +123,6 @@ func TestRecorderGivesUpOnAStoreThatDoesNotAnswer(t *testing.T) {
 	}
 	if tries != maxTimeouts {
 		t.Errorf("the store was asked %d times, want %d", tries, maxTimeouts)
-	}
-}
-
-// TestRecorderWritesAroundSlowResults checks that a batch that ran out of
-// time because of slow results (410s that fail a large backlog each) still
-// records the others, wherever the slow ones are in the batch.
-func TestRecorderWritesAroundSlowResults(t *testing.T) {
-	t.Parallel()
-	store := newFakeStore(time.Now)
-	batch := timeoutBatch(store, 6)
-	for i := range 3 {
-		batch[i].Status, batch[i].DisableReason = pathhook.DeliveryFailed, "the endpoint answered 410 Gone"
-	}
-	store.recordErr = func(rs []pathhook.Result) error {
-		for _, r := range rs {
-			if r.DisableReason != "" {
-				return fmt.Errorf("sqlstore: record: %w", context.DeadlineExceeded)
-			}
-		}
-		return nil
-	}
-	r := newTestRecorder(t, store)
-	r.log = slog.New(slog.DiscardHandler)
-	if failed := r.write(context.Background(), batch); !slices.Equal(failed, []int{0, 1, 2}) {
-		t.Errorf("write reported %v as not recorded, want [0 1 2]", failed)
-	}
-	for _, res := range batch[3:] {
-		if n := len(store.delivery(res.DeliveryID).attempts); n != 1 {
-			t.Errorf("%s has %d attempts recorded, want 1", res.DeliveryID, n)
-		}
 	}
 }
 

@@ -245,9 +245,10 @@ func TestSQLiteDisablesWebhooksFailingForFiveDays(t *testing.T) {
 	if w.DisabledReason == nil || !bytes.Contains([]byte(*w.DisabledReason), []byte("5 days")) {
 		t.Errorf("reason %v", w.DisabledReason)
 	}
-	if d := s.delivery(id); d.Status != pathhook.DeliveryFailed {
-		t.Errorf("pending delivery of the disabled webhook is %s", d.Status)
-	}
+	// The chores fail its backlog after they disable it.
+	waitFor(t, "the pending delivery of the disabled webhook to be failed", func() bool {
+		return s.delivery(id).Status == pathhook.DeliveryFailed
+	})
 }
 
 // blockedSystem is a system whose engine runs one attempt per webhook at a
@@ -371,7 +372,9 @@ func TestSQLiteJobMadeBeforeAChangeIsMadeAgain(t *testing.T) {
 			if st := s.engine.Stats(); st.Queued != 0 || st.InFlight != 0 {
 				t.Fatalf("stats %+v after a job made before the webhook was switched off", st)
 			}
-			if got := s.delivery(id); got.Status != pathhook.DeliveryFailed || len(got.Attempts) != 0 {
+			// The engine's chores fail the backlog once they hear of the switch-off.
+			waitFor(t, "the delivery to be failed", func() bool { return s.delivery(id).Status == pathhook.DeliveryFailed })
+			if got := s.delivery(id); len(got.Attempts) != 0 {
 				t.Errorf("delivery of a webhook switched off: %s with %d attempts", got.Status, len(got.Attempts))
 			}
 			continue

@@ -42,6 +42,11 @@ type Store interface {
 	// DisableFailing disables enabled webhooks that have failed without a
 	// success since before cutoff, and returns their ids.
 	DisableFailing(ctx context.Context, cutoff, now time.Time, reason string) ([]string, error)
+	// EndBacklogs fails the pending deliveries of webhooks switched off
+	// (pathhook.Tx.EndBacklog, DisableFailing, a result with a
+	// DisableReason), up to chunk in one transaction, and returns how many
+	// it failed.
+	EndBacklogs(ctx context.Context, chunk int) (int, error)
 	// Prune deletes ended deliveries created before cutoff.
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 }

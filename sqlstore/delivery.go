@@ -128,18 +128,6 @@ func (t *txn) UpdateDelivery(ctx context.Context, d *pathhook.Delivery) error {
 	return nil
 }
 
-// FailPendingDeliveries ends every pending delivery of a webhook as failed;
-// reason says why.
-func (t *txn) FailPendingDeliveries(ctx context.Context, orgID, webhookID, reason string, now time.Time) error {
-	_, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '', lease_until = 0,
-		due_at = NULL, ended_at = ?, end_reason = ? WHERE org_id = ? AND webhook_id = ? AND status = ?`,
-		pathhook.DeliveryFailed, micros(now), reason, orgID, webhookID, pathhook.DeliveryPending)
-	if err != nil {
-		return fail("fail pending deliveries", err)
-	}
-	return nil
-}
-
 // cleanText makes s fit a TEXT column of any database: valid UTF-8 with no
 // NUL bytes (PostgreSQL refuses both).
 func cleanText(s string) string {

@@ -7,26 +7,150 @@ import (
 	"github.com/pathhook/pathhook"
 )
 
-// disableWebhook switches a webhook off with a reason and fails its
-// pending deliveries.
+// disableWebhook switches a webhook off with a reason, and has its pending
+// deliveries failed with that reason (endBacklog).
 func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Time) error {
-	_, err := t.exec(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?",
+	res, err := t.exec(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?",
 		false, reason, micros(now), id, true)
 	if err != nil {
 		return fail("disable webhook", err)
 	}
-	_, err = t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '', lease_until = 0,
-		due_at = NULL, ended_at = ?, end_reason = ? WHERE webhook_id = ? AND status = ?`,
-		pathhook.DeliveryFailed, micros(now), reason, id, pathhook.DeliveryPending)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // it was off already: its backlog was seen to then
+	}
+	return t.endBacklog(ctx, id, reason, now)
+}
+
+// EndBacklog has every pending delivery of a webhook that the transaction
+// switches off ended as failed at now, with reason. It implements
+// pathhook.Tx.
+func (t *txn) EndBacklog(ctx context.Context, _, webhookID, reason string, now time.Time) error {
+	return t.endBacklog(ctx, webhookID, reason, now)
+}
+
+// endBacklog queues the pending deliveries of a webhook being switched off
+// to be failed by EndBacklogs: failing a large backlog here would hold
+// this transaction, and with it the API call or the batch of results that
+// switches the webhook off, for as long as that takes. Meanwhile no node
+// claims them, since their webhook is off.
+func (t *txn) endBacklog(ctx context.Context, webhookID, reason string, now time.Time) error {
+	return t.execLater(ctx, func(err error) error { return fail("end backlog", err) },
+		`INSERT INTO ending_backlogs (webhook_id, reason, since) VALUES (?, ?, ?)
+		ON CONFLICT (webhook_id) DO UPDATE SET reason = excluded.reason, since = excluded.since`,
+		webhookID, reason, micros(now))
+}
+
+// backlog is a switch-off whose backlog is to be failed: a row of
+// ending_backlogs.
+type backlog struct {
+	webhookID, reason string
+	since             int64
+}
+
+// EndBacklogs fails the pending deliveries of the webhooks whose backlogs
+// endBacklog queued, with the queued reason and time, chunk deliveries per
+// transaction (so that failing a large backlog never holds the writer, or
+// the webhook, for long), and returns how many it failed. A webhook
+// switched on again since keeps what is left of its backlog. Leases end
+// with the deliveries, as when the store failed them in the transaction
+// that switched the webhook off: an attempt under way is recorded when it
+// ends, and its delivery stays failed.
+func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
+	chunk = max(chunk, 1)
+	var queued []backlog
+	err := db.writeTx(ctx, func(t *txn) error {
+		rows, err := t.query(ctx, "SELECT webhook_id, reason, since FROM ending_backlogs ORDER BY webhook_id")
+		if err != nil {
+			return fail("ending backlogs", err)
+		}
+		queued, err = collect(rows, "ending backlogs", func(s interface{ Scan(...any) error }, b *backlog) error {
+			return s.Scan(&b.webhookID, &b.reason, &b.since)
+		})
+		return err
+	})
+	ended := 0
+	for _, b := range queued {
+		var n int
+		n, err = db.endBacklog(ctx, b, chunk)
+		ended += n
+		if err != nil {
+			break
+		}
+	}
+	return ended, err
+}
+
+// endBacklog fails the backlog of one switch-off, in chunks in the order of
+// their ids, and unqueues it once it is all failed.
+func (db *DB) endBacklog(ctx context.Context, b backlog, chunk int) (ended int, err error) {
+	after := ""
+	for {
+		var on, last bool
+		var n int
+		var upTo string
+		err := db.writeTx(ctx, func(t *txn) error {
+			// The webhook first, as all writes take webhooks before
+			// deliveries, and locked where the dialect locks: a switch-on
+			// waits for this chunk, or this chunk sees it.
+			if err := t.queryRow(ctx, "SELECT enabled FROM webhooks WHERE id = ?"+t.forUpdate(), b.webhookID).Scan(&on); err != nil {
+				return fail("end backlog: webhook", err)
+			}
+			if on {
+				return t.unqueueBacklog(ctx, b)
+			}
+			var count int
+			var maxID *string
+			err := t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries
+				WHERE webhook_id = ? AND id > ? AND status = ? ORDER BY id LIMIT ?) ids`,
+				b.webhookID, after, pathhook.DeliveryPending, chunk).Scan(&count, &maxID)
+			if err != nil {
+				return fail("end backlog: chunk", err)
+			}
+			n, last, upTo = 0, count < chunk, after
+			if count > 0 {
+				upTo = *maxID
+				res, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '',
+					lease_until = 0, due_at = NULL, ended_at = ?, end_reason = ?
+					WHERE webhook_id = ? AND id > ? AND id <= ? AND status = ?`,
+					pathhook.DeliveryFailed, b.since, b.reason, b.webhookID, after, upTo, pathhook.DeliveryPending)
+				if err != nil {
+					return fail("end backlog: fail deliveries", err)
+				}
+				affected, err := res.RowsAffected()
+				if err != nil {
+					return fail("end backlog: fail deliveries", err)
+				}
+				n = int(affected)
+			}
+			if last {
+				return t.unqueueBacklog(ctx, b)
+			}
+			return nil
+		})
+		if err != nil {
+			return ended, err
+		}
+		ended += n
+		after = upTo
+		if on || last {
+			return ended, nil
+		}
+	}
+}
+
+// unqueueBacklog removes a switch-off from ending_backlogs, unless a later
+// one has replaced it.
+func (t *txn) unqueueBacklog(ctx context.Context, b backlog) error {
+	_, err := t.exec(ctx, "DELETE FROM ending_backlogs WHERE webhook_id = ? AND since = ?", b.webhookID, b.since)
 	if err != nil {
-		return fail("disable webhook: fail deliveries", err)
+		return fail("end backlog", err)
 	}
 	return nil
 }
 
 // DisableFailing disables every enabled webhook that has been failing
-// since before cutoff, with reason, fails their pending deliveries, and
-// returns their ids.
+// since before cutoff, with reason, queues their pending deliveries to be
+// failed (EndBacklogs), and returns their ids.
 func (db *DB) DisableFailing(ctx context.Context, cutoff, now time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := db.writeTx(ctx, func(t *txn) error {

@@ -12,9 +12,9 @@ import (
 // Record writes the outcomes of attempts in one transaction: each attempt,
 // its delivery's new state (lease cleared) if the delivery is still under
 // the lease the attempt ran under (Result.LeaseOwner), and per webhook its
-// failing_since. A result with a DisableReason disables its webhook and
-// fails the webhook's pending deliveries; a result that asks for a retry
-// of a delivery whose webhook is disabled fails it instead.
+// failing_since. A result with a DisableReason disables its webhook, whose
+// pending deliveries EndBacklogs fails then; a result that asks for a
+// retry of a delivery whose webhook is disabled fails it instead.
 func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	if len(results) == 0 {
 		return nil

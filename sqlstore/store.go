@@ -211,8 +211,8 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 // boundedWriteTx is writeTx for an Update, bounded by Config.TxTimeout
 // where the database is not in process. The engine's own writes are not
 // bounded so: their contexts end when the engine stops, and one of them
-// may rightly take long (failing the backlog of every webhook that has
-// failed for days).
+// may rightly take long (failing the backlog of a webhook switched off,
+// EndBacklogs).
 func (db *DB) boundedWriteTx(ctx context.Context, fn func(*txn) error) error {
 	if db.direct {
 		return db.writeTx(ctx, fn)
@@ -283,9 +283,8 @@ func (db *DB) afterCommit(t *txn) {
 const maxTries = 8
 
 // DefaultTxTimeout is Config.TxTimeout's default: longer than clients
-// commonly wait for an answer, and room for the longest write an API call
-// makes, switching off a webhook with a large backlog of pending
-// deliveries, which are failed in the same transaction.
+// commonly wait for an answer, so that a database that is slow, or a lock
+// held long, is not taken for one that does not answer.
 const DefaultTxTimeout = 2 * time.Minute
 
 func (db *DB) retry(ctx context.Context, run func() error) error {

@@ -277,10 +277,69 @@ func testDisableFailing(t *testing.T, h *harness) {
 	if got.Enabled || got.DisabledReason == nil || *got.DisabledReason != "failing for 5 days" || !got.UpdatedAt.Equal(later) {
 		t.Errorf("disabled webhook = %+v", got)
 	}
+	h.endBacklogs(t, 2)
 	for _, d := range ds {
 		eq(t, "status", must(h.svc.Delivery(h.ctx, h.org, d.ID))(t).Status, pathhook.DeliveryFailed)
 	}
+	eq(t, "ended with the reason", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE end_reason = 'failing for 5 days'"), 2)
 	eq(t, "healthy webhook enabled", must(h.svc.Webhook(h.ctx, h.org, healthy.ID))(t).Enabled, true)
+}
+
+// endBacklogs runs EndBacklogs, two deliveries a transaction, and checks
+// how many it failed.
+func (h *harness) endBacklogs(t *testing.T, want int) {
+	t.Helper()
+	eq(t, "deliveries failed by EndBacklogs", must(h.db.EndBacklogs(h.ctx, 2))(t), want)
+}
+
+// testEndBacklog switches webhooks off and on: a switch-off leaves its
+// backlog pending but unclaimed until EndBacklogs fails it, at the time
+// of the switch-off, with its reason; switched on again before that, the
+// webhook keeps its backlog; a second switch-off replaces the first.
+func testEndBacklog(t *testing.T, h *harness) {
+	off, on := false, true
+	sw := func(id string, enabled *bool) time.Time {
+		t.Helper()
+		h.clock.Add(time.Second)
+		return must(h.svc.SwitchWebhook(h.ctx, h.org, id, pathhook.WebhookSwitch{Enabled: enabled}))(t).UpdatedAt
+	}
+	status := func(ds []pathhook.Delivery, want string) {
+		t.Helper()
+		for _, d := range ds {
+			eq(t, "status of "+d.ID, must(h.svc.Delivery(h.ctx, h.org, d.ID))(t).Status, want)
+		}
+	}
+	w, ds := h.queued(t, 3)
+	offAt := sw(w.ID, &off)
+	status(ds, pathhook.DeliveryPending)
+	if jobs := h.claim(t, "node-a", offAt.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("claimed %v of a webhook switched off", jobIDs(jobs))
+	}
+	h.clock.Add(time.Minute)
+	h.endBacklogs(t, 3)
+	status(ds, pathhook.DeliveryFailed)
+	eq(t, "ended at the switch-off, for it", h.count(t, fmt.Sprintf(
+		"SELECT COUNT(*) FROM deliveries WHERE webhook_id = %s AND ended_at = %d AND end_reason = 'webhook disabled'",
+		quote(w.ID), offAt.UnixMicro())), 3)
+	h.endBacklogs(t, 0)
+
+	// Switched on again before EndBacklogs: the backlog is sent.
+	w2, ds2 := h.queued(t, 2)
+	sw(w2.ID, &off)
+	sw(w2.ID, &on)
+	h.endBacklogs(t, 0)
+	status(ds2, pathhook.DeliveryPending)
+	eqSlice(t, "claimed", jobIDs(h.claim(t, "node-a", h.clock.Now().Add(time.Hour), time.Minute, 10)), deliveryIDs(ds2))
+
+	// Off, on and off again: the second switch-off's time.
+	w3, ds3 := h.queued(t, 2)
+	sw(w3.ID, &off)
+	sw(w3.ID, &on)
+	offAt = sw(w3.ID, &off)
+	h.endBacklogs(t, 2)
+	eq(t, "ended at the second switch-off", h.count(t, fmt.Sprintf(
+		"SELECT COUNT(*) FROM deliveries WHERE webhook_id = %s AND ended_at = %d", quote(w3.ID), offAt.UnixMicro())), 2)
+	status(ds3, pathhook.DeliveryFailed)
 }
 
 func testPrune(t *testing.T, h *harness) {

@@ -209,9 +209,14 @@ func testRecordDisables(t *testing.T, h *harness) {
 	if got.Enabled || got.DisabledReason == nil || *got.DisabledReason != r.DisableReason {
 		t.Errorf("webhook after 410 = %+v", got)
 	}
+	if jobs := h.claim(t, "node-b", now.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("claimed %v of a disabled webhook before its backlog was failed", jobIDs(jobs))
+	}
+	h.endBacklogs(t, 2)
 	for _, d := range ds {
 		eq(t, "status of "+d.ID, must(h.svc.Delivery(h.ctx, h.org, d.ID))(t).Status, pathhook.DeliveryFailed)
 	}
+	eq(t, "ended with the reason", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE end_reason = 'the receiver answered 410 Gone'"), 2)
 	// A retry that was in flight for the disabled webhook ends as failed.
 	h.record(t, result(ds[1], 1, pathhook.DeliveryPending, now.Add(time.Second), 500))
 	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)

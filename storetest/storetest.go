@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"Release a node's leases", testReleaseLeases},
 		{"Park", testPark},
 		{"Disable failing", testDisableFailing},
+		{"End a backlog", testEndBacklog},
 		{"Prune", testPrune},
 		{"Queue stats and next due", testQueueStats},
 	}

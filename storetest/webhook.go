@@ -61,9 +61,10 @@ func testWebhooks(t *testing.T, h *harness) {
 	if d.Status != pathhook.DeliveryPending || !d.Manual || d.AttemptCount != 1 || len(d.Attempts) != 1 || d.Attempts[0].ResponseBody != "oops" {
 		t.Errorf("redelivered = %+v", d)
 	}
-	// Switching off fails what is pending.
+	// Switching off fails what is pending (testEndBacklog has more).
 	off := false
 	must(h.svc.SwitchWebhook(h.ctx, h.org, wid, pathhook.WebhookSwitch{Enabled: &off}))(t)
+	h.endBacklogs(t, 1)
 	d = must(h.svc.Delivery(h.ctx, h.org, id))(t)
 	eq(t, "status after disabling", d.Status, pathhook.DeliveryFailed)
 	ds, _, err := h.svc.Deliveries(h.ctx, h.org, wid, pathhook.DeliveryPending, pathhook.Page{})

@@ -1,0 +1,12 @@
+-- A webhook switched off has its pending deliveries failed by the delivery
+-- engine, one webhook per transaction, rather than in the transaction that
+-- switches it off: a large backlog would hold that one, and the writer,
+-- for as long as failing it takes. Each row is a switch-off whose backlog
+-- is still to be failed, with the reason the deliveries end with. since
+-- is the switch-off's time, which the deliveries end at; a later
+-- switch-off of the same webhook replaces it.
+CREATE TABLE ending_backlogs (
+	webhook_id TEXT PRIMARY KEY REFERENCES webhooks (id),
+	reason     TEXT NOT NULL,
+	since      INTEGER NOT NULL
+);
