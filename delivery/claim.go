@@ -35,6 +35,8 @@ func (e *Engine) claim(ctx context.Context) {
 // poll claims due deliveries while there are some and there is room for
 // them, and returns how long to wait before the next poll.
 func (e *Engine) poll(ctx context.Context) time.Duration {
+	e.polling.Lock()
+	defer e.polling.Unlock()
 	for {
 		limit := e.sched.room(claimBatch)
 		if limit == 0 {
