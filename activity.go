@@ -39,6 +39,10 @@ type ActivityInput struct {
 	Location string     `json:"location"`
 }
 
+// The years an activity may start in: wider than any learning pathway
+// needs, and narrow enough that a typo (year 0, 20255) is caught.
+const minYear, maxYear = 1900, 9999
+
 func (in *ActivityInput) validate() error {
 	var v validation
 	in.Title = strings.TrimSpace(in.Title)
@@ -54,6 +58,9 @@ func (in *ActivityInput) validate() error {
 	if in.StartsAt != nil {
 		t := in.StartsAt.UTC().Truncate(time.Millisecond)
 		in.StartsAt = &t
+		if y := t.Year(); y < minYear || y > maxYear {
+			v.add("starts_at", "must be in the years %d to %d", minYear, maxYear)
+		}
 	}
 	return v.err()
 }

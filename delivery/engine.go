@@ -154,8 +154,8 @@ type Engine struct {
 	// switched-off webhooks until they are failed, which, for a backlog of
 	// a million due, takes SQLite's writer 0.2 s a claim.
 	polling sync.Mutex
-	started     chan struct{} // closed by Run once it attempts deliveries
-	running     atomic.Bool
+	started chan struct{} // closed by Run once it attempts deliveries
+	running atomic.Bool
 }
 
 // New returns an engine with the given configuration; Run starts it.

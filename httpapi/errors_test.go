@@ -35,6 +35,8 @@ func TestErrors(t *testing.T) {
 		{"number as string", "POST", pw + "/rewards", `{"name":"r","kind":"points","points":"10","unlock_on":"pathway_completed"}`, 422, "points"},
 		{"fractional number", "POST", pw + "/rewards", `{"name":"r","kind":"points","points":1.5,"unlock_on":"pathway_completed"}`, 422, "points"},
 		{"bad time", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"tomorrow"}`, 422, "starts_at"},
+		{"time in year 0", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"0000-01-02T10:00:00Z"}`, 422, "starts_at"},
+		{"time in year 1899", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"1899-12-31T23:59:59Z"}`, 422, "starts_at"},
 		{"array for object", "POST", "/v1/pathways", `[]`, 422, "body"},
 		{"missing field", "POST", "/v1/pathways", `{}`, 422, "name"},
 		{"missing nested object", "POST", pw + "/enrolments", `{}`, 422, "learner"},
