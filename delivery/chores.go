@@ -78,9 +78,13 @@ const endChunk = 5000
 
 // endBacklogs fails the pending deliveries of the webhooks switched off.
 func (e *Engine) endBacklogs(ctx context.Context) {
-	e.polling.Lock()
+	if e.serialWrites {
+		e.polling.Lock()
+	}
 	n, err := e.store.EndBacklogs(ctx, endChunk)
-	e.polling.Unlock()
+	if e.serialWrites {
+		e.polling.Unlock()
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		e.switchedOff.Store(true) // again at the next look

@@ -51,6 +51,10 @@ type Store interface {
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// serialWriter is a Store that may run one write transaction at a time
+// (*sqlstore.DB), which SerialWrites reports.
+type serialWriter interface{ SerialWrites() bool }
+
 // Observer is told what the engine does, for metrics. The engine calls it
 // from its hot paths, so its methods must be quick and safe for concurrent
 // use.

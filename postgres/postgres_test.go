@@ -38,6 +38,16 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+// TestWritesInParallel: the engine keeps polling while it fails a
+// backlog only where writes do not wait for one another.
+func TestWritesInParallel(t *testing.T) {
+	t.Parallel()
+	pgtest.URL(t)
+	if open(t, nil).SerialWrites() {
+		t.Error("SerialWrites() = true on PostgreSQL")
+	}
+}
+
 func TestStoreWithoutGroupCommit(t *testing.T) {
 	t.Parallel()
 	pgtest.URL(t)

@@ -26,6 +26,15 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+// TestSerialWrites: the engine stops polling while it fails a backlog,
+// since its claims would hold the one writer between the chunks.
+func TestSerialWrites(t *testing.T) {
+	t.Parallel()
+	if !open(t, nil).SerialWrites() {
+		t.Error("SerialWrites() = false on SQLite")
+	}
+}
+
 func TestStoreWithoutGroupCommit(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, box pathhook.Sealer) *sqlstore.DB {

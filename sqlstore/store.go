@@ -150,6 +150,11 @@ func (db *DB) SQL() *sql.DB {
 	return db.write
 }
 
+// SerialWrites reports whether the store runs one write transaction at a
+// time (SQLite's one write connection), so that a long one holds up every
+// other write.
+func (db *DB) SerialWrites() bool { return db.write.Stats().MaxOpenConnections == 1 }
+
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
 
