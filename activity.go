@@ -39,8 +39,9 @@ type ActivityInput struct {
 	Location string     `json:"location"`
 }
 
-// The years an activity may start in: wider than any learning pathway
-// needs, and narrow enough that a typo (year 0, 20255) is caught.
+// The years (UTC) an activity may start in: wider than any learning
+// pathway needs, narrow enough that a typo (year 0) is caught, and within
+// what JSON's times can write (a year past 9999 cannot be read back).
 const minYear, maxYear = 1900, 9999
 
 func (in *ActivityInput) validate() error {
@@ -59,7 +60,7 @@ func (in *ActivityInput) validate() error {
 		t := in.StartsAt.UTC().Truncate(time.Millisecond)
 		in.StartsAt = &t
 		if y := t.Year(); y < minYear || y > maxYear {
-			v.add("starts_at", "must be in the years %d to %d", minYear, maxYear)
+			v.add("starts_at", "must be in the years %d to %d (UTC)", minYear, maxYear)
 		}
 	}
 	return v.err()

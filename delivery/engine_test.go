@@ -350,6 +350,31 @@ func TestChoresDisableFailingWebhooksAndPrune(t *testing.T) {
 	}
 }
 
+// TestChoresEndTheBacklogsOfWebhooksTheyDisable: a webhook that the sweep
+// disables has its backlog failed in the same pass, although the chores
+// failed backlogs since the last sweep (after a switch-off through the
+// API) and their next regular turn is later.
+func TestChoresEndTheBacklogsOfWebhooksTheyDisable(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil) // AutoDisableAfter: 5 days
+	job := h.store.add(newJob("wh_a", 1, "http://127.0.0.1:1/unused"), time.Hour)
+	since := h.clock.Now().Add(30*time.Second - 5*24*time.Hour) // failing 5 days 30 s from now
+	h.store.mu.Lock()
+	h.store.hooks["wh_a"].failingSince = &since
+	h.store.mu.Unlock()
+	endings := func(n int) func() bool {
+		return func() bool { h.store.mu.Lock(); defer h.store.mu.Unlock(); return h.store.endings == n }
+	}
+	h.start()
+	waitFor(t, "the first chores", endings(1))
+	h.clock.Add(20 * time.Second)
+	h.engine.WebhookChanged("wh_b") // as the Service tells it of a change
+	waitFor(t, "the backlogs to be looked at again", endings(2))
+	h.advance(45 * time.Second) // the sweep's turn, not yet the backlogs'
+	waitFor(t, "wh_a to be disabled", func() bool { return !h.store.hook("wh_a").enabled })
+	waitFor(t, "its backlog to be failed", func() bool { return h.store.delivery(job.DeliveryID).status == pathhook.DeliveryFailed })
+}
+
 func TestRunTwiceFails(t *testing.T) {
 	t.Parallel()
 	h := setup(t, nil)

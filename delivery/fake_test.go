@@ -51,6 +51,7 @@ type fakeStore struct {
 	sweeps     []fakeSweep
 	prunes     []time.Time
 	ending     map[string]bool               // webhooks switched off whose backlogs EndBacklogs fails
+	endings    int                           // calls of EndBacklogs
 	recordErr  func([]pathhook.Result) error // optional
 }
 
@@ -197,6 +198,7 @@ func (s *fakeStore) failPending(webhookID string) {
 func (s *fakeStore) EndBacklogs(context.Context, int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.endings++
 	n := 0
 	for id := range s.ending {
 		if s.hooks[id].enabled {

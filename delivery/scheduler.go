@@ -286,7 +286,7 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	h.used = s.clock()
 	if r.DisableReason != "" {
 		h.changed = h.used // as forget does
-		s.drop(h)          // the store fails its pending deliveries
+		s.drop(h)          // the chores fail its pending deliveries (EndBacklogs)
 	}
 	s.undefer(h)
 	s.push(h)

@@ -37,6 +37,7 @@ func TestErrors(t *testing.T) {
 		{"bad time", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"tomorrow"}`, 422, "starts_at"},
 		{"time in year 0", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"0000-01-02T10:00:00Z"}`, 422, "starts_at"},
 		{"time in year 1899", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"1899-12-31T23:59:59Z"}`, 422, "starts_at"},
+		{"time in year 10000 in UTC", "POST", pw + "/activities", `{"title":"t","kind":"event","starts_at":"9999-12-31T23:30:00-01:00"}`, 422, "starts_at"},
 		{"array for object", "POST", "/v1/pathways", `[]`, 422, "body"},
 		{"missing field", "POST", "/v1/pathways", `{}`, 422, "name"},
 		{"missing nested object", "POST", pw + "/enrolments", `{}`, 422, "learner"},

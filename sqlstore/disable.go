@@ -2,21 +2,28 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/pathhook/pathhook"
 )
 
 // disableWebhook switches a webhook off with a reason, and has its pending
-// deliveries failed with that reason (endBacklog).
+// deliveries failed with that reason (endBacklog). A webhook already off
+// is left as it is: its backlog was seen to when it was switched off.
 func (t *txn) disableWebhook(ctx context.Context, id, reason string, now time.Time) error {
 	res, err := t.exec(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?",
 		false, reason, micros(now), id, true)
 	if err != nil {
 		return fail("disable webhook", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err // it was off already: its backlog was seen to then
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail("disable webhook", err)
+	}
+	if n == 0 {
+		return nil
 	}
 	return t.endBacklog(ctx, id, reason, now)
 }
@@ -32,12 +39,13 @@ func (t *txn) EndBacklog(ctx context.Context, _, webhookID, reason string, now t
 // to be failed by EndBacklogs: failing a large backlog here would hold
 // this transaction, and with it the API call or the batch of results that
 // switches the webhook off, for as long as that takes. Meanwhile no node
-// claims them, since their webhook is off.
+// claims them, since their webhook is off. A later switch-off replaces an
+// earlier one still queued.
 func (t *txn) endBacklog(ctx context.Context, webhookID, reason string, now time.Time) error {
 	return t.execLater(ctx, func(err error) error { return fail("end backlog", err) },
-		`INSERT INTO ending_backlogs (webhook_id, reason, since) VALUES (?, ?, ?)
+		`INSERT INTO ending_backlogs (webhook_id, org_id, reason, since) SELECT id, org_id, ?, ? FROM webhooks WHERE id = ?
 		ON CONFLICT (webhook_id) DO UPDATE SET reason = excluded.reason, since = excluded.since`,
-		webhookID, reason, micros(now))
+		reason, micros(now), webhookID)
 }
 
 // backlog is a switch-off whose backlog is to be failed: a row of
@@ -48,71 +56,83 @@ type backlog struct {
 }
 
 // EndBacklogs fails the pending deliveries of the webhooks whose backlogs
-// endBacklog queued, with the queued reason and time, chunk deliveries per
-// transaction (so that failing a large backlog never holds the writer, or
-// the webhook, for long), and returns how many it failed. A webhook
-// switched on again since keeps what is left of its backlog. Leases end
-// with the deliveries, as when the store failed them in the transaction
-// that switched the webhook off: an attempt under way is recorded when it
-// ends, and its delivery stays failed.
+// endBacklog queued, with the reason and at the time of their switch-off,
+// chunk deliveries per transaction (so that failing a large backlog never
+// holds the writer, or the webhook, for long), and returns how many it
+// failed. A webhook switched on again keeps what is left of its backlog.
+// Leases end with the deliveries, as when the store failed them in the
+// transaction that switched the webhook off: an attempt under way is
+// recorded when it ends, and its delivery stays failed. A backlog that
+// cannot be failed now stays queued, and the others are still seen to.
 func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
-	chunk = max(chunk, 1)
-	var queued []backlog
-	err := db.writeTx(ctx, func(t *txn) error {
-		rows, err := t.query(ctx, "SELECT webhook_id, reason, since FROM ending_backlogs ORDER BY webhook_id")
-		if err != nil {
-			return fail("ending backlogs", err)
-		}
-		queued, err = collect(rows, "ending backlogs", func(s interface{ Scan(...any) error }, b *backlog) error {
-			return s.Scan(&b.webhookID, &b.reason, &b.since)
-		})
-		return err
-	})
+	rows, err := db.read.QueryContext(ctx, "SELECT webhook_id FROM ending_backlogs ORDER BY webhook_id")
+	if err != nil {
+		return 0, fail("ending backlogs", err)
+	}
+	ids, err := collect(rows, "ending backlogs", func(s interface{ Scan(...any) error }, id *string) error { return s.Scan(id) })
+	if err != nil {
+		return 0, err
+	}
 	ended := 0
-	for _, b := range queued {
-		var n int
-		n, err = db.endBacklog(ctx, b, chunk)
+	var errs []error
+	for _, id := range ids {
+		n, err := db.endBacklog(ctx, id, max(chunk, 1))
 		ended += n
 		if err != nil {
-			break
+			if ctx.Err() != nil {
+				return ended, err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return ended, err
+	return ended, errors.Join(errs...)
 }
 
-// endBacklog fails the backlog of one switch-off, in chunks in the order of
+// endBacklog fails the backlog of one webhook, in chunks in the order of
 // their ids, and unqueues it once it is all failed.
-func (db *DB) endBacklog(ctx context.Context, b backlog, chunk int) (ended int, err error) {
-	after := ""
+func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int) (int, error) {
+	ended, after, since := 0, "", int64(0)
 	for {
-		var on, last bool
+		var done bool
 		var n int
 		var upTo string
+		var b backlog
 		err := db.writeTx(ctx, func(t *txn) error {
+			done, n, upTo = true, 0, after
 			// The webhook first, as all writes take webhooks before
 			// deliveries, and locked where the dialect locks: a switch-on
-			// waits for this chunk, or this chunk sees it.
-			if err := t.queryRow(ctx, "SELECT enabled FROM webhooks WHERE id = ?"+t.forUpdate(), b.webhookID).Scan(&on); err != nil {
+			// or a switch-off waits for this chunk, or this chunk sees it.
+			var on bool
+			if err := t.queryRow(ctx, "SELECT enabled FROM webhooks WHERE id = ?"+t.forUpdate(), webhookID).Scan(&on); err != nil {
 				return fail("end backlog: webhook", err)
 			}
+			err := t.queryRow(ctx, "SELECT reason, since FROM ending_backlogs WHERE webhook_id = ?", webhookID).Scan(&b.reason, &b.since)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // seen to by another node
+			}
+			if err != nil {
+				return fail("end backlog", err)
+			}
+			b.webhookID = webhookID
 			if on {
 				return t.unqueueBacklog(ctx, b)
 			}
+			if b.since != since {
+				upTo = "" // a later switch-off: its backlog from the start
+			}
 			var count int
 			var maxID *string
-			err := t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries
+			err = t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries
 				WHERE webhook_id = ? AND id > ? AND status = ? ORDER BY id LIMIT ?) ids`,
-				b.webhookID, after, pathhook.DeliveryPending, chunk).Scan(&count, &maxID)
+				webhookID, upTo, pathhook.DeliveryPending, chunk).Scan(&count, &maxID)
 			if err != nil {
 				return fail("end backlog: chunk", err)
 			}
-			n, last, upTo = 0, count < chunk, after
 			if count > 0 {
-				upTo = *maxID
 				res, err := t.exec(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = NULL, lease_owner = '',
 					lease_until = 0, due_at = NULL, ended_at = ?, end_reason = ?
 					WHERE webhook_id = ? AND id > ? AND id <= ? AND status = ?`,
-					pathhook.DeliveryFailed, b.since, b.reason, b.webhookID, after, upTo, pathhook.DeliveryPending)
+					pathhook.DeliveryFailed, b.since, b.reason, webhookID, upTo, *maxID, pathhook.DeliveryPending)
 				if err != nil {
 					return fail("end backlog: fail deliveries", err)
 				}
@@ -120,21 +140,22 @@ func (db *DB) endBacklog(ctx context.Context, b backlog, chunk int) (ended int, 
 				if err != nil {
 					return fail("end backlog: fail deliveries", err)
 				}
-				n = int(affected)
+				n, upTo = int(affected), *maxID
 			}
-			if last {
+			if count < chunk {
 				return t.unqueueBacklog(ctx, b)
 			}
+			done = false
 			return nil
 		})
 		if err != nil {
 			return ended, err
 		}
 		ended += n
-		after = upTo
-		if on || last {
+		if done {
 			return ended, nil
 		}
+		after, since = upTo, b.since
 	}
 }
 

@@ -216,8 +216,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 // boundedWriteTx is writeTx for an Update, bounded by Config.TxTimeout
 // where the database is not in process. The engine's own writes are not
 // bounded so: their contexts end when the engine stops, and one of them
-// may rightly take long (failing the backlog of a webhook switched off,
-// EndBacklogs).
+// may rightly wait long (for a row another transaction holds).
 func (db *DB) boundedWriteTx(ctx context.Context, fn func(*txn) error) error {
 	if db.direct {
 		return db.writeTx(ctx, fn)

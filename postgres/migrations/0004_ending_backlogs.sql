@@ -7,6 +7,7 @@
 -- deliveries end at; a later switch-off of the same webhook replaces it.
 CREATE TABLE ending_backlogs (
 	webhook_id TEXT COLLATE "C" PRIMARY KEY REFERENCES webhooks (id),
+	org_id     TEXT COLLATE "C" NOT NULL,
 	reason     TEXT NOT NULL,
 	since      BIGINT NOT NULL
 );

@@ -7,6 +7,7 @@
 -- switch-off of the same webhook replaces it.
 CREATE TABLE ending_backlogs (
 	webhook_id TEXT PRIMARY KEY REFERENCES webhooks (id),
+	org_id     TEXT NOT NULL,
 	reason     TEXT NOT NULL,
 	since      INTEGER NOT NULL
 );
