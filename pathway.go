@@ -39,9 +39,18 @@ func (in *PathwayInput) validate() error {
 // checkText adds a field error when s is missing (and required), too long,
 // not valid UTF-8, or holds a control character. A name or a title is one
 // line; a control character in it is a mistake or a trick (a terminal
-// escape, a NUL that PostgreSQL cannot store at all), never meant.
+// escape, a NUL that PostgreSQL cannot store at all, an override that
+// shows text in another order than it is read), never meant.
 func checkText(v *validation, field, s string, max int, required bool) {
-	checkRunes(v, field, s, max, required, unicode.IsControl)
+	checkRunes(v, field, s, max, required, func(r rune) bool { return unicode.IsControl(r) || isBidiControl(r) })
+}
+
+// isBidiControl reports whether r is one of Unicode's embeddings,
+// overrides and isolates (U+202A to U+202E, U+2066 to U+2069), which
+// reorder the text around them as it is shown. The marks (U+200E, U+200F)
+// that mixed text needs are not among them.
+func isBidiControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
 
 // checkLines is checkText for text of several lines, such as a
@@ -49,7 +58,7 @@ func checkText(v *validation, field, s string, max int, required bool) {
 // textarea sends them; other control characters are not.
 func checkLines(v *validation, field, s string, max int) {
 	checkRunes(v, field, s, max, false, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' || isBidiControl(r)
 	})
 }
 

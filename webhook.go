@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,10 +113,26 @@ func ParseWebhookURL(raw string, allowHTTP bool) (*url.URL, *Error) {
 		return nil, Invalid(field, "must not contain credentials")
 	case u.Hostname() == "":
 		return nil, Invalid(field, "must name a host")
+	case !validPort(u):
+		return nil, Invalid(field, "must have a port from 1 to 65535, or none")
 	case u.Fragment != "" || strings.HasSuffix(raw, "#"):
 		return nil, Invalid(field, "must not contain a fragment")
 	}
 	return u, nil
+}
+
+// validPort reports whether u names no port or one from 1 to 65535 (":"
+// with no number after it is no port to url.Parse, but not to dialers).
+func validPort(u *url.URL) bool {
+	if strings.HasSuffix(u.Host, ":") {
+		return false
+	}
+	p := u.Port()
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // checkURL checks raw's form and that its host is a place deliveries may go.

@@ -32,6 +32,9 @@ func TestControlCharactersAndBadUTF8(t *testing.T) {
 				{"NUL in a reward's name", "POST", pw + "/rewards", `{"name":"\u0000","kind":"badge","unlock_on":"pathway_completed"}`, 422, "name"},
 				{"NUL in a reward's activity", "POST", pw + "/rewards", `{"name":"r","kind":"badge","unlock_on":"activity_completed","activity_id":"act_\u0000"}`, 422, "activity_id"},
 				{"NUL in a learner's name", "POST", pw + "/enrolments", `{"learner":{"id":"l2","name":"\u0000"}}`, 422, "learner.name"},
+				{"override in a learner's name", "POST", pw + "/enrolments", `{"learner":{"id":"l2","name":"\u202eexe.txt"}}`, 422, "learner.name"},
+				{"isolate in a pathway's name", "POST", "/v1/pathways", `{"name":"a\u2066b"}`, 422, "name"},
+				{"embedding in a description", "POST", "/v1/pathways", `{"name":"ok","description":"a\u202ab"}`, 422, "description"},
 				{"NUL in a learner's id", "POST", pw + "/enrolments", `{"learner":{"id":"l\u0000"}}`, 422, "learner.id"},
 				{"NUL in a learner's email", "POST", pw + "/enrolments", `{"learner":{"id":"l2","email":"a\u0000@example.com"}}`, 422, "learner.email"},
 				{"NUL in a completion's activity", "POST", pw + "/enrolments/" + w.learner + "/completions", `{"activity_id":"act_\u0000"}`, 422, "activity_id"},
@@ -74,6 +77,12 @@ func TestControlCharactersAndBadUTF8(t *testing.T) {
 			p := f.must(201, f.a.key, "POST", "/v1/pathways", map[string]any{"name": "Lines", "description": "One\r\nTwo\n\tThree"})
 			if p["description"] != "One\r\nTwo\n\tThree" {
 				t.Errorf("description %q, want its lines kept", p["description"])
+			}
+			// Whole characters escaped as surrogate pairs, and the marks
+			// that mixed text needs, are text like any other.
+			p = f.must(201, f.a.key, "POST", "/v1/pathways", `{"name":"\ud83d\ude00 \u05e9\u200f!"}`)
+			if p["name"] != "\U0001F600 \u05e9\u200f!" {
+				t.Errorf("name %q, want the emoji and the mark kept", p["name"])
 			}
 		})
 	}

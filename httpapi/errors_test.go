@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,6 +28,16 @@ func TestErrors(t *testing.T) {
 		{"whitespace body", "POST", "/v1/pathways", " \n", 400, ""},
 		{"trailing garbage", "POST", "/v1/pathways", `{"name":"x"} x`, 400, ""},
 		{"two values", "POST", "/v1/pathways", `{"name":"x"}{"name":"y"}`, 400, ""},
+		{"nested too deep", "POST", "/v1/pathways", strings.Repeat("[", 30000) + strings.Repeat("]", 30000), 400, ""},
+		{"nested too deep in a field", "POST", pw + "/enrolments", `{"learner":` + strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 21), 400, ""},
+		{"not UTF-8", "POST", "/v1/pathways", "{\"name\":\"a\xff\xfeb\"}", 400, ""},
+		{"not UTF-8 in a URL", "PUT", hook, "{\"url\":\"https://example.com/\xff\"}", 400, ""},
+		{"half a surrogate pair", "POST", "/v1/pathways", `{"name":"x\ud800y"}`, 400, ""},
+		{"the other half alone", "POST", "/v1/pathways", `{"name":"x\udc00"}`, 400, ""},
+		{"two high halves", "POST", "/v1/pathways", `{"name":"\ud83d\ud83d"}`, 400, ""},
+		{"port out of range", "PUT", hook, map[string]any{"url": "https://example.com:99999/hook"}, 422, "url"},
+		{"port 0", "PUT", hook, map[string]any{"url": "https://example.com:0/hook"}, 422, "url"},
+		{"colon and no port", "PUT", hook, map[string]any{"url": "https://example.com:/hook"}, 422, "url"},
 		{"unknown field", "POST", "/v1/pathways", `{"name":"x","colour":"red"}`, 422, "colour"},
 		{"unknown nested field", "POST", pw + "/enrolments", `{"learner":{"id":"l2","age":3}}`, 422, "learner.age"},
 		{"field in another case", "POST", "/v1/pathways", `{"Name":"x"}`, 422, "Name"},
@@ -172,4 +183,25 @@ func TestAuthentication(t *testing.T) {
 	}
 	// Unknown routes under /v1 are 404 problems too.
 	checkProblem(t, "unknown route", f.do("", "GET", "/v1/nothing", nil), 404)
+}
+
+// TestManyFieldErrors: a body of many unknown keys gets a 422 that names
+// the first 50 and counts them all, not an answer larger than the body.
+func TestManyFieldErrors(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var b strings.Builder
+	b.WriteString(`{"name":"x"`)
+	for i := range 1000 {
+		fmt.Fprintf(&b, `,"k%d":1`, i)
+	}
+	b.WriteString("}")
+	res := f.do(f.a.key, "POST", "/v1/pathways", b.String())
+	checkProblem(t, "many unknown keys", res, 422)
+	if n := len(res.fieldsOf(t)); n != 50 {
+		t.Errorf("the answer names %d fields, want 50", n)
+	}
+	if !strings.Contains(string(res.body), "and 999 more") {
+		t.Errorf("the answer does not count the others: %.200s", res.body)
+	}
 }
