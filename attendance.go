@@ -79,6 +79,10 @@ func (s *Service) SetAttendance(ctx context.Context, orgID, activityID string, i
 			previous = old.Status
 		case ErrorCode(err) != ENOTFOUND:
 			return err
+		case in.Status == AttendanceCancelled:
+			// A walk-in may check in without a booking; nothing can be
+			// cancelled without one.
+			return Errorf(ECONFLICT, "learner %q has no booking for activity %q to cancel", in.LearnerID, activityID)
 		}
 		att = &Attendance{OrgID: orgID, PathwayID: a.PathwayID, ActivityID: activityID, LearnerID: in.LearnerID, Status: in.Status, UpdatedAt: now}
 		if err := tx.PutAttendance(ctx, att); err != nil {

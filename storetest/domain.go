@@ -248,6 +248,9 @@ func testAttendance(t *testing.T, h *harness) {
 	_, err := h.svc.SetAttendance(h.ctx, h.org, class.ID, in)
 	wantCode(t, err, pathhook.ENOTFOUND)
 	h.enrol(t, p, "ada")
+	// Nothing to cancel without a booking.
+	_, err = h.svc.SetAttendance(h.ctx, h.org, class.ID, pathhook.AttendanceInput{LearnerID: "ada", Status: pathhook.AttendanceCancelled})
+	wantCode(t, err, pathhook.ECONFLICT)
 	must(h.svc.SetAttendance(h.ctx, h.org, class.ID, in))(t)
 	_, err = h.svc.SetAttendance(h.ctx, h.org, class.ID, in)
 	wantCode(t, err, pathhook.ECONFLICT)
