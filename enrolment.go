@@ -76,6 +76,11 @@ func checkLearnerID(v *validation, field, id string) {
 			return
 		}
 	}
+	if id == "." || id == ".." {
+		// A URL path cannot hold them as a segment: /enrolments/.. is the
+		// pathway's.
+		v.add(field, "must not be %q", id)
+	}
 }
 
 // Enrol enrols a learner in one of org's pathways and emits

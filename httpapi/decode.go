@@ -71,13 +71,18 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 }
 
 // checkContentType accepts a missing Content-Type (curl --data-binary sends
-// none) and any JSON media type; anything else is 415.
+// none) and any JSON media type, in UTF-8 if it names a charset; anything
+// else is 415.
 func checkContentType(ct string) error {
 	if ct == "" {
 		return nil
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+	mt, params, err := mime.ParseMediaType(ct)
+	isJSON := mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		isJSON = false
+	}
+	if err == nil && isJSON {
 		return nil
 	}
 	return pathhook.Errorf(eUnsupportedMediaType, "the request body must be JSON: send Content-Type: application/json, not %q", ct)

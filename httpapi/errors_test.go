@@ -28,6 +28,7 @@ func TestErrors(t *testing.T) {
 		{"whitespace body", "POST", "/v1/pathways", " \n", 400, ""},
 		{"trailing garbage", "POST", "/v1/pathways", `{"name":"x"} x`, 400, ""},
 		{"two values", "POST", "/v1/pathways", `{"name":"x"}{"name":"y"}`, 400, ""},
+		{"a learner id of ..", "POST", pw + "/enrolments", `{"learner":{"id":".."}}`, 422, "learner.id"},
 		{"nested too deep", "POST", "/v1/pathways", strings.Repeat("[", 30000) + strings.Repeat("]", 30000), 400, ""},
 		{"nested too deep in a field", "POST", pw + "/enrolments", `{"learner":` + strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 21), 400, ""},
 		{"not UTF-8", "POST", "/v1/pathways", "{\"name\":\"a\xff\xfeb\"}", 400, ""},
@@ -144,6 +145,9 @@ func TestBodyLimits(t *testing.T) {
 	req := f.request(f.a.key, "POST", "/v1/pathways", `{"name":"x"}`)
 	req.Header.Set("Content-Type", "text/plain")
 	checkProblem(t, "text/plain", f.send(req), 415)
+	req = f.request(f.a.key, "POST", "/v1/pathways", `{"name":"x"}`)
+	req.Header.Set("Content-Type", "application/json; charset=latin1")
+	checkProblem(t, "JSON in latin1", f.send(req), 415)
 	req = f.request(f.a.key, "POST", "/v1/pathways", `{"name":"x"}`)
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	if res := f.send(req); res.status != 201 {
