@@ -30,8 +30,8 @@ func (e *Engine) chores(ctx context.Context) {
 			e.sweep(ctx, now)
 			nextSweep = now.Add(sweepEvery)
 		}
-		// Also those left by a node, or a process, that stopped before it
-		// had failed them.
+		// Every sweepEvery as well: a node, or a process, may have stopped
+		// before it failed a backlog.
 		if e.switchedOff.Swap(false) || !now.Before(nextEnd) {
 			e.endBacklogs(ctx)
 			nextEnd = now.Add(sweepEvery)

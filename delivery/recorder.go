@@ -118,7 +118,7 @@ func (r *recorder) run(ctx context.Context) {
 			b.add(k)
 			open = r.gather(&b)
 			failed := r.write(ctx, b.results)
-			r.switchedOff(b.results, failed)
+			r.tellSwitchOffs(b.results, failed)
 			if r.journal != nil {
 				// A result that could not be written stays in the
 				// journal: if the process stops before its delivery is
@@ -135,8 +135,9 @@ func (r *recorder) run(ctx context.Context) {
 	}
 }
 
-// switchedOff calls disabled if results not failed switched webhooks off.
-func (r *recorder) switchedOff(results []pathhook.Result, failed []int) {
+// tellSwitchOffs calls disabled if one of results that were recorded (not
+// in failed) switched its webhook off.
+func (r *recorder) tellSwitchOffs(results []pathhook.Result, failed []int) {
 	if r.disabled == nil {
 		return
 	}
