@@ -3,6 +3,7 @@ package pathhook
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,6 +100,10 @@ func ParseWebhookURL(raw string, allowHTTP bool) (*url.URL, *Error) {
 	if !utf8.ValidString(raw) {
 		return nil, Invalid(field, "must be valid UTF-8")
 	}
+	if i := strings.IndexFunc(raw, func(r rune) bool { return unicode.IsControl(r) || IsBidiControl(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(raw[i:])
+		return nil, Invalid(field, "must not contain control characters (character %d is U+%04X)", utf8.RuneCountInString(raw[:i])+1, r)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, Invalid(field, "is not a valid URL")
@@ -107,6 +113,8 @@ func ParseWebhookURL(raw string, allowHTTP bool) (*url.URL, *Error) {
 		return nil, Invalid(field, "must be an absolute URL such as https://example.com/webhooks")
 	case u.Scheme == "http" && !allowHTTP:
 		return nil, Invalid(field, "must use https (http is accepted only when the server runs with --allow-http)")
+	case u.Scheme != "https" && u.Scheme != "http" && allowHTTP:
+		return nil, Invalid(field, "must use http or https, not %s", u.Scheme)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return nil, Invalid(field, "must use https, not %s", u.Scheme)
 	case u.User != nil:
@@ -189,8 +197,12 @@ func (s *Service) SetupWebhook(ctx context.Context, orgID, id string, in Webhook
 }
 
 // rotate makes secret the current one; the old one, if any, keeps signing
-// until now+grace.
+// until now+grace. The current secret given again changes nothing: a tool
+// that sends the whole setup each time must not cut a rotation short.
 func (w *Webhook) rotate(secret []byte, now time.Time, grace time.Duration) {
+	if w.SecretSet && subtle.ConstantTimeCompare(w.Secret, secret) == 1 {
+		return
+	}
 	w.PreviousSecret, w.PreviousSecretExpiresAt = nil, nil
 	if w.SecretSet && grace > 0 {
 		until := now.Add(grace)
@@ -325,7 +337,7 @@ func (s *Service) TestWebhook(ctx context.Context, orgID, id string, in TestInpu
 		if t == "" {
 			t = types[0]
 		} else if !slices.Contains(types, t) {
-			return Invalid("type", "must be one of %s for a %s webhook", strings.Join(types, ", "), w.Category)
+			return Invalid("type", "must be one of %s for %s webhooks", strings.Join(types, ", "), w.Category)
 		}
 		if !w.Enabled {
 			return Errorf(ECONFLICT, "webhook %q is disabled: enable it before sending test deliveries", id)

@@ -17,7 +17,14 @@ func TestParseWebhookURL(t *testing.T) {
 		{"https://example.com:8443/hooks?x=1", false, ""},
 		{"http://example.com/hooks", true, ""},
 		{"http://example.com/hooks", false, "--allow-http"},
-		{"ftp://example.com/hooks", true, "must use https, not ftp"},
+		{"ftp://example.com/hooks", true, "must use http or https, not ftp"},
+		{"ftp://example.com/hooks", false, "must use https, not ftp"},
+		{"https://example.com:99999/hooks", false, "port"},
+		{"https://example.com:0/hooks", false, "port"},
+		{"https://example.com:/hooks", false, "port"},
+		{"https://[::1]:/hooks", false, "port"},
+		{"https://[::1]:443/hooks", false, ""},
+		{"https://example.com/\u202egpj.exe", false, "U+202E"},
 		{"https://user:pass@example.com/", false, "credentials"},
 		{"https://user@example.com/", false, "credentials"},
 		{"/relative/path", false, "absolute"},
@@ -80,6 +87,13 @@ func TestRotateKeepsPreviousSecretForGrace(t *testing.T) {
 	got := w.Secrets(now.Add(59 * time.Minute))
 	if len(got) != 2 || string(got[0]) != "second-secret-0123456789abcdef" || string(got[1]) != "first-secret-0123456789abcdef" {
 		t.Fatalf("during grace: Secrets = %q, want the new one then the old one", got)
+	}
+	// The current secret given again, as a tool that sends the whole
+	// setup each time does, leaves the rotation as it was.
+	expires := *w.PreviousSecretExpiresAt
+	w.rotate([]byte("second-secret-0123456789abcdef"), now.Add(30*time.Minute), time.Hour)
+	if got := w.Secrets(now.Add(59 * time.Minute)); len(got) != 2 || string(got[1]) != "first-secret-0123456789abcdef" || !w.PreviousSecretExpiresAt.Equal(expires) {
+		t.Fatalf("the same secret again: Secrets = %q, previous expires %v, want the rotation as it was", got, w.PreviousSecretExpiresAt)
 	}
 	if got := w.Secrets(now.Add(time.Hour)); len(got) != 1 {
 		t.Fatalf("after grace: Secrets = %q, want only the new one", got)

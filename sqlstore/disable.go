@@ -62,7 +62,8 @@ type backlog struct {
 // failed. A webhook switched on again keeps what is left of its backlog.
 // Leases end with the deliveries, as when the store failed them in the
 // transaction that switched the webhook off: an attempt under way is
-// recorded when it ends, and its delivery stays failed. A backlog that
+// recorded when it ends, and its delivery stays failed unless the attempt
+// succeeded (recordOutcome). A backlog that
 // cannot be failed now stays queued, and the others are still seen to.
 func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
 	rows, err := db.read.QueryContext(ctx, "SELECT webhook_id FROM ending_backlogs ORDER BY webhook_id")

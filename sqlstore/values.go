@@ -101,9 +101,15 @@ func (t *txn) recordList(ctx context.Context, results []pathhook.Result, disable
 // delivery's lease decides its state (Result.LeaseOwner): a result written
 // late, after another node took the delivery over (its node's lease ran
 // out while the write was retried) or after it ended, cannot undo what
-// happened since, nor clear another node's lease.
+// happened since, nor clear another node's lease. One exception: the
+// success of an attempt that was under way when its webhook was switched
+// off, whose delivery the switch-off failed (the only failures with an
+// end_reason), and no later attempt since: the receiver took it, and the
+// log must not say otherwise.
 var recordOutcome = func() string {
-	const underLease = "(v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8)"
+	const underLease = "(v.column7 IS NULL OR deliveries.lease_owner = v.column7 AND deliveries.lease_until = v.column8" +
+		" OR v.column2 = '" + pathhook.DeliverySucceeded + "' AND deliveries.status = '" + pathhook.DeliveryFailed + "'" +
+		" AND deliveries.end_reason IS NOT NULL AND deliveries.attempt_count < v.column4)"
 	var b strings.Builder
 	for _, c := range [][2]string{{"status", "v.column2"}, {"next_attempt_at", "v.column3"}, {"due_at", "v.column3"},
 		{"lease_owner", "''"}, {"lease_until", "0"}, {"ended_at", "v.column5"}, {"end_reason", "v.column6"}} {

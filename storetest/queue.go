@@ -323,6 +323,21 @@ func testEndBacklog(t *testing.T, h *harness) {
 		quote(w.ID), offAt.UnixMicro())), 3)
 	h.endBacklogs(t, 0)
 
+	// Attempts under way at the switch-off: a success decides its
+	// delivery, as the receiver took it; a retry leaves it failed.
+	wi, dsi := h.queued(t, 2)
+	now := h.clock.Now()
+	jobs := h.claim(t, "node-a", now, time.Minute, 2)
+	sw(wi.ID, &off)
+	h.endBacklogs(t, 2)
+	ok, retry := result(dsi[0], 1, pathhook.DeliverySucceeded, now, 200), result(dsi[1], 1, pathhook.DeliveryPending, now, 500)
+	ok.LeaseOwner, ok.LeaseUntil = "node-a", jobs[0].LeaseUntil // the lease they ran under, which the switch-off ended
+	retry.LeaseOwner, retry.LeaseUntil = "node-a", jobs[1].LeaseUntil
+	h.record(t, ok, retry)
+	status(dsi[:1], pathhook.DeliverySucceeded)
+	status(dsi[1:], pathhook.DeliveryFailed)
+	eq(t, "end reason of the success", h.count(t, "SELECT COUNT(*) FROM deliveries WHERE id = "+quote(dsi[0].ID)+" AND end_reason IS NULL"), 1)
+
 	// Switched on again before EndBacklogs: the backlog is sent.
 	w2, ds2 := h.queued(t, 2)
 	sw(w2.ID, &off)
