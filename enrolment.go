@@ -50,7 +50,8 @@ func (in *EnrolmentInput) validate() error {
 	checkLearnerID(&v, "learner.id", l.ID)
 	l.Email = strings.TrimSpace(l.Email)
 	if l.Email != "" {
-		if a, err := mail.ParseAddress(l.Email); err != nil || a.Address != l.Email || len(l.Email) > 254 {
+		if a, err := mail.ParseAddress(l.Email); err != nil || a.Address != l.Email || len(l.Email) > 254 ||
+			strings.ContainsFunc(l.Email, IsBidiControl) {
 			v.add("learner.email", "must be a plain email address such as ada@example.com")
 		}
 	}

@@ -42,14 +42,14 @@ func (in *PathwayInput) validate() error {
 // escape, a NUL that PostgreSQL cannot store at all, an override that
 // shows text in another order than it is read), never meant.
 func checkText(v *validation, field, s string, max int, required bool) {
-	checkRunes(v, field, s, max, required, func(r rune) bool { return unicode.IsControl(r) || isBidiControl(r) })
+	checkRunes(v, field, s, max, required, func(r rune) bool { return unicode.IsControl(r) || IsBidiControl(r) })
 }
 
-// isBidiControl reports whether r is one of Unicode's embeddings,
+// IsBidiControl reports whether r is one of Unicode's embeddings,
 // overrides and isolates (U+202A to U+202E, U+2066 to U+2069), which
 // reorder the text around them as it is shown. The marks (U+200E, U+200F)
 // that mixed text needs are not among them.
-func isBidiControl(r rune) bool {
+func IsBidiControl(r rune) bool {
 	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
 
@@ -58,7 +58,7 @@ func isBidiControl(r rune) bool {
 // textarea sends them; other control characters are not.
 func checkLines(v *validation, field, s string, max int) {
 	checkRunes(v, field, s, max, false, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' || isBidiControl(r)
+		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' || IsBidiControl(r)
 	})
 }
 

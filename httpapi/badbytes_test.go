@@ -32,6 +32,8 @@ func TestControlCharactersAndBadUTF8(t *testing.T) {
 				{"NUL in a reward's name", "POST", pw + "/rewards", `{"name":"\u0000","kind":"badge","unlock_on":"pathway_completed"}`, 422, "name"},
 				{"NUL in a reward's activity", "POST", pw + "/rewards", `{"name":"r","kind":"badge","unlock_on":"activity_completed","activity_id":"act_\u0000"}`, 422, "activity_id"},
 				{"NUL in a learner's name", "POST", pw + "/enrolments", `{"learner":{"id":"l2","name":"\u0000"}}`, 422, "learner.name"},
+				{"override in a learner's email", "POST", pw + "/enrolments", `{"learner":{"id":"l2","email":"a\u202e@example.com"}}`, 422, "learner.email"},
+				{"override in a webhook URL", "PUT", hook, `{"url":"https://example.com/\u202egpj.exe"}`, 422, "url"},
 				{"override in a learner's name", "POST", pw + "/enrolments", `{"learner":{"id":"l2","name":"\u202eexe.txt"}}`, 422, "learner.name"},
 				{"isolate in a pathway's name", "POST", "/v1/pathways", `{"name":"a\u2066b"}`, 422, "name"},
 				{"embedding in a description", "POST", "/v1/pathways", `{"name":"ok","description":"a\u202ab"}`, 422, "description"},

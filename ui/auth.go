@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/pathhook/pathhook"
@@ -56,9 +58,18 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 			sid = c.Value
 		}
 		sess, ok := h.sessions.get(sid)
-		if ok && !h.keyLive(r, sess) {
-			h.sessions.delete(sid)
-			ok = false
+		if ok {
+			live, err := h.keyLive(r, sess)
+			if err != nil {
+				// The session stays: a database that did not answer once
+				// must not sign the admin out, and lose what they typed.
+				h.fail(w, r, nil, err)
+				return
+			}
+			if !live {
+				h.sessions.delete(sid)
+				ok = false
+			}
 		}
 		if !ok {
 			next := ""
@@ -84,13 +95,12 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 
 // keyLive reports whether the key that signed the session in is still a
 // live key: revoking a key ends its sessions too.
-func (h *handler) keyLive(r *http.Request, s session) bool {
+func (h *handler) keyLive(r *http.Request, s session) (bool, error) {
 	keys, err := h.svc.APIKeys(r.Context(), s.orgID)
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "ui: listing API keys", "err", err)
-		return false
+		return false, err
 	}
-	return slices.ContainsFunc(keys, func(k pathhook.APIKey) bool { return k.ID == s.keyID && k.RevokedAt == nil })
+	return slices.ContainsFunc(keys, func(k pathhook.APIKey) bool { return k.ID == s.keyID && k.RevokedAt == nil }), nil
 }
 
 // checkPost rejects cross-origin posts and posts without the session's
@@ -164,9 +174,11 @@ type signinPage struct {
 func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
 	if c, err := r.Cookie(h.cookieName(r)); err == nil {
-		if s, ok := h.sessions.get(c.Value); ok && h.keyLive(r, s) {
-			http.Redirect(w, r, next, http.StatusSeeOther)
-			return
+		if s, ok := h.sessions.get(c.Value); ok {
+			if live, _ := h.keyLive(r, s); live {
+				http.Redirect(w, r, next, http.StatusSeeOther)
+				return
+			}
 		}
 	}
 	h.render(w, r, http.StatusOK, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: next})
@@ -182,13 +194,23 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.PostFormValue("next"))
+	addr := clientAddr(r)
+	if h.failures.blocked(addr, h.clock()) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow/time.Second)))
+		h.render(w, r, http.StatusTooManyRequests, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: next,
+			Error: "Too many failed sign-ins from this address: try again in a minute."})
+		return
+	}
 	key, err := h.svc.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
-	if err != nil {
-		if pathhook.ErrorCode(err) != pathhook.EUNAUTHORIZED {
-			h.log.ErrorContext(r.Context(), "ui: sign-in", "err", err)
-		}
+	if pathhook.ErrorCode(err) == pathhook.EUNAUTHORIZED {
+		n := h.failures.add(addr, h.clock())
+		h.log.WarnContext(r.Context(), "ui: failed sign-in", "client", addr, "failures_this_minute", n)
 		h.render(w, r, http.StatusUnauthorized, "signin", &signinPage{base: h.base(nil, "Sign in"), Next: next,
 			Error: "This API key is not valid, or it has been revoked."})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, nil, err) // the database, not the key
 		return
 	}
 	if old, err := r.Cookie(h.cookieName(r)); err == nil {

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -219,4 +220,36 @@ func TestFormBodyLimit(t *testing.T) {
 	// which the form says.
 	res, body = post("/pathways", form(1<<20))
 	mustStatus(t, res, body, http.StatusUnprocessableEntity)
+}
+
+// TestSigninFailuresAreBounded: after ten failed sign-ins in a minute from
+// one address, its sign-ins are refused, even with a good key, until the
+// minute has passed.
+func TestSigninFailuresAreBounded(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.browser(t)
+	for i := range 10 {
+		res, body := b.post("/signin", url.Values{"key": {fmt.Sprintf("phk_wrong%d", i)}})
+		mustStatus(t, res, body, http.StatusUnauthorized)
+	}
+	res, body := b.post("/signin", url.Values{"key": {e.keyA}})
+	mustStatus(t, res, body, http.StatusTooManyRequests)
+	if !strings.Contains(body, "Too many failed sign-ins") || len(res.Cookies()) != 0 {
+		t.Errorf("the eleventh sign-in: %q, cookies %v", short(body), res.Cookies())
+	}
+	e.clock.Add(time.Minute)
+	res, body = b.post("/signin", url.Values{"key": {e.keyA}})
+	mustStatus(t, res, body, http.StatusSeeOther)
+}
+
+// TestADatabaseErrorKeepsTheSession: a page whose check of the session's
+// key cannot read the database is an error page, not a sign-out.
+func TestADatabaseErrorKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.signedIn(t, e.keyA)
+	e.db.Close()
+	res, body := b.get("/pathways")
+	mustStatus(t, res, body, http.StatusInternalServerError)
 }

@@ -50,7 +50,7 @@ func TestBrowserAdminPath(t *testing.T) {
 
 	c.do("fill setup", chromedp.SendKeys(chromedp.ID("setup-url"), "ftp://example.com/hook"))
 	c.load("bad URL", 422, chromedp.Submit(chromedp.ID("setup-url")))
-	if got := c.text("#setup-url-err"); !strings.Contains(got, "must use https") {
+	if got := c.text("#setup-url-err"); !strings.Contains(got, "must use http or https") {
 		t.Fatalf("URL error: %q", got)
 	}
 	c.shot("setup-error")

@@ -27,7 +27,27 @@ func funcs() template.FuncMap {
 		"inc":        func(i int) int { return i + 1 },
 		"list":       func(v ...string) []string { return v },
 		"phpName":    func(p string) string { return strings.ToUpper(strings.ReplaceAll(p, "-", "_")) },
+		"showBidi":   showBidi,
 	}
+}
+
+// showBidi writes the bidirectional embeddings, overrides and isolates in
+// s (U+202A to U+202E, U+2066 to U+2069) as visible marks such as
+// <U+202E>: text a receiver sent back, shown as it is, could otherwise
+// read in another order than it holds.
+func showBidi(s string) string {
+	if !strings.ContainsFunc(s, pathhook.IsBidiControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if pathhook.IsBidiControl(r) {
+			fmt.Fprintf(&b, "<U+%04X>", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // dict builds a map from key, value pairs, so that a partial template can

@@ -137,7 +137,7 @@ func TestWebhookSetupSwitchAndTest(t *testing.T) {
 
 	res, body = b.submit(hook+"/setup", url.Values{"url": {"ftp://example.com"}, "secret": {"short"}})
 	mustStatus(t, res, body, http.StatusUnprocessableEntity)
-	mustFieldError(t, body, "setup-url", "must use https, not ftp")
+	mustFieldError(t, body, "setup-url", "must use http or https, not ftp")
 	if strings.Contains(body, `value="short"`) {
 		t.Error("the typed secret is written back into the page")
 	}
@@ -186,6 +186,15 @@ func TestWebhookSetupSwitchAndTest(t *testing.T) {
 	_, body = b.get(hook + "?status=bogus")
 	if !strings.Contains(body, "must be one of pending, succeeded, failed") {
 		t.Error("a bad filter does not say why")
+	}
+	// A switch that is neither true nor false changes nothing (it is on).
+	res, body = b.submit(hook+"/switch", url.Values{"enabled": {"maybe"}})
+	mustStatus(t, res, body, http.StatusSeeOther)
+	if _, body = b.get(res.Header.Get("Location")); !strings.Contains(body, "enabled: must be true or false") {
+		t.Error("a switch of maybe does not say what is wrong")
+	}
+	if w, err := e.svc.Webhook(context.Background(), e.orgA, p.Webhooks[0].ID); err != nil || !w.Enabled {
+		t.Fatalf("after a switch of maybe: %+v, %v; want it still on", w, err)
 	}
 }
 

@@ -44,6 +44,7 @@ type handler struct {
 	clock    pathhook.Clock
 	secure   bool
 	sessions *sessions
+	failures *failures // failed sign-ins, per client address
 	pages    pages
 	mux      *http.ServeMux
 }
@@ -74,8 +75,8 @@ func New(cfg Config) http.Handler {
 	}
 	h := &handler{
 		svc: cfg.Service, log: cfg.Logger, platform: cfg.Platform, clock: cfg.Clock, secure: cfg.Secure,
-		sessions: newSessions(cfg.Clock, cfg.SessionTTL),
-		pages:    parsePages(),
+		sessions: newSessions(cfg.Clock, cfg.SessionTTL), failures: newFailures(),
+		pages: parsePages(),
 	}
 	h.mux = h.routes()
 	return h

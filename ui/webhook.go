@@ -121,8 +121,18 @@ func (p *webhookPage) FirstURL() string { return logURL(p.Webhook.ID, p.Status, 
 // switchWebhook turns a webhook on or off, then returns to the page the
 // switch was on.
 func (h *handler) switchWebhook(w http.ResponseWriter, r *http.Request, a *actor) {
-	on := r.PostFormValue("enabled") == "true"
-	wh, err := h.svc.SwitchWebhook(r.Context(), a.orgID, r.PathValue("id"), pathhook.WebhookSwitch{Enabled: &on})
+	var on bool
+	var err error
+	switch v := r.PostFormValue("enabled"); v {
+	case "true", "false":
+		on = v == "true"
+	default:
+		err = pathhook.Invalid("enabled", "must be true or false")
+	}
+	var wh *pathhook.Webhook
+	if err == nil {
+		wh, err = h.svc.SwitchWebhook(r.Context(), a.orgID, r.PathValue("id"), pathhook.WebhookSwitch{Enabled: &on})
+	}
 	if !h.flashResult(w, r, a, err) {
 		return
 	}
@@ -142,7 +152,11 @@ func (h *handler) testWebhook(w http.ResponseWriter, r *http.Request, a *actor) 
 	if !h.flashResult(w, r, a, err) {
 		return
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: fmt.Sprintf("Test delivery of %s sent.", typ),
+	msg := "Test delivery sent."
+	if typ != "" {
+		msg = fmt.Sprintf("Test delivery of %s sent.", typ)
+	}
+	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: msg,
 		Link: "/deliveries/" + did, LinkText: "View delivery " + did})
 	http.Redirect(w, r, back(r, "/webhooks/"+id), http.StatusSeeOther)
 }

@@ -21,6 +21,7 @@ type config struct {
 	resultsDir       string
 	platform         string
 	allowHTTP        bool
+	secureCookies    bool
 	allowNetworks    []netip.Prefix
 	retrySchedule    []time.Duration
 	deliveryTimeout  time.Duration
@@ -120,6 +121,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&c.resultsDir, "results-dir", "", "where each attempt's result is kept until it is recorded, so that a process killed meanwhile does not send the delivery again; each node needs its own (default: the SQLite file's path with -results; on PostgreSQL, pathhook/results/NODE in the user's cache directory)")
 	fs.StringVar(&c.platform, "platform", "Falkor", "platform name, in header names: letters, digits and -")
 	fs.Var(boolValue{&c.allowHTTP}, "allow-http", "accept http:// webhook URLs (development)")
+	fs.Var(boolValue{&c.secureCookies}, "secure-cookies", "mark the admin UI's session cookie Secure on every request, for a proxy that ends TLS without saying so (X-Forwarded-Proto)")
 	fs.Var(&funcValue{parse: func(s string) (err error) {
 		c.allowNetworks, err = netguard.ParseAllowList(s)
 		return err
@@ -139,7 +141,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.Float64Var(&c.rateLimit, "rate-limit", 1000, "API requests per second per key, with bursts of twice that; 0 turns limiting off")
 	err := parseFlags(fs, args, getenv, []envFlag{
 		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"node", "PATHHOOK_NODE"}, {"results-dir", "PATHHOOK_RESULTS_DIR"}, {"platform", "PATHHOOK_PLATFORM"},
-		{"allow-http", "PATHHOOK_ALLOW_HTTP"}, {"allow-networks", "PATHHOOK_ALLOW_NETWORKS"},
+		{"allow-http", "PATHHOOK_ALLOW_HTTP"}, {"allow-networks", "PATHHOOK_ALLOW_NETWORKS"}, {"secure-cookies", "PATHHOOK_SECURE_COOKIES"},
 		{"retry-schedule", "PATHHOOK_RETRY_SCHEDULE"}, {"delivery-timeout", "PATHHOOK_DELIVERY_TIMEOUT"},
 		{"workers", "PATHHOOK_WORKERS"}, {"per-webhook", "PATHHOOK_PER_WEBHOOK"},
 		{"auto-disable-after", "PATHHOOK_AUTO_DISABLE_AFTER"}, {"retention", "PATHHOOK_RETENTION"},

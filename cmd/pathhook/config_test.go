@@ -27,6 +27,7 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 		{[]string{"--workers", "0"}, nil, "--workers: must be at least 1"},
 		{[]string{"--retry-schedule", "5s,soon"}, nil, `delay 2 ("soon") is not a positive Go duration`},
 		{nil, map[string]string{"PATHHOOK_LOG_FORMAT": "xml"}, `--log-format "xml": must be text or json`},
+		{nil, map[string]string{"PATHHOOK_SECURE_COOKIES": "sure"}, `PATHHOOK_SECURE_COOKIES="sure"`},
 	} {
 		_, err := parseServeConfig(tc.args, testEnv(tc.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -36,6 +37,10 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 	c, err := parseServeConfig([]string{"--node", "host-1.example:8080"}, testEnv(nil), io.Discard)
 	if err != nil || c.node != "host-1.example:8080" {
 		t.Errorf("a good --node: %+v, %v", c, err)
+	}
+	c, err = parseServeConfig(nil, testEnv(map[string]string{"PATHHOOK_SECURE_COOKIES": "true"}), io.Discard)
+	if err != nil || !c.secureCookies {
+		t.Errorf("PATHHOOK_SECURE_COOKIES=true: %+v, %v", c, err)
 	}
 }
 
