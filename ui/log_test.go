@@ -76,3 +76,21 @@ func TestDisabledReasonShown(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseBodyShowsOverrides: a receiver's answer that holds a
+// bidirectional override is shown with the override as a visible mark, not
+// as text that reads in another order.
+func TestResponseBodyShowsOverrides(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.mustWorld(t, e.orgA)
+	status := 500
+	must(t, e.db.Record(context.Background(), []pathhook.Result{{DeliveryID: w.delivery, WebhookID: w.hook.ID,
+		Status: pathhook.DeliveryFailed, Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5,
+			ResponseStatus: &status, ResponseBody: "ok \u202egpj.exe"}}}))
+	b := e.signedIn(t, e.keyA)
+	_, body := b.get("/deliveries/" + w.delivery)
+	if !strings.Contains(body, "ok &lt;U&#43;202E&gt;gpj.exe") || strings.Contains(body, "\u202e") {
+		t.Errorf("the response body is not shown with the override marked: %s", short(body))
+	}
+}
