@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"End a backlog", testEndBacklog},
 		{"Prune", testPrune},
 		{"Queue stats and next due", testQueueStats},
+		{"Admin UI sessions", testUISessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -21,6 +22,9 @@ const maxFormBytes = 1 << 20
 type actor struct {
 	sid string // the cookie's value
 	session
+	// ctx is the request's, for the reads of the session that a page
+	// makes where it has no request at hand (its flash).
+	ctx context.Context
 }
 
 // authedFunc is a handler for signed-in requests.
@@ -57,7 +61,11 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 		if c, err := r.Cookie(h.cookieName(r)); err == nil {
 			sid = c.Value
 		}
-		sess, ok := h.sessions.get(sid)
+		sess, ok, err := h.sessions.get(r.Context(), sid)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
 		if ok {
 			live, err := h.keyLive(r, sess)
 			if err != nil {
@@ -67,7 +75,7 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 				return
 			}
 			if !live {
-				h.sessions.delete(sid)
+				h.sessions.delete(r.Context(), sid)
 				ok = false
 			}
 		}
@@ -79,7 +87,7 @@ func (h *handler) authed(fn authedFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/signin"+next, http.StatusSeeOther)
 			return
 		}
-		a := &actor{sid: sid, session: sess}
+		a := &actor{sid: sid, session: sess, ctx: r.Context()}
 		if r.Method == http.MethodPost && !h.checkPost(w, r, a) {
 			return
 		}
@@ -174,7 +182,7 @@ type signinPage struct {
 func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
 	if c, err := r.Cookie(h.cookieName(r)); err == nil {
-		if s, ok := h.sessions.get(c.Value); ok {
+		if s, ok, _ := h.sessions.get(r.Context(), c.Value); ok {
 			if live, _ := h.keyLive(r, s); live {
 				http.Redirect(w, r, next, http.StatusSeeOther)
 				return
@@ -214,14 +222,19 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if old, err := r.Cookie(h.cookieName(r)); err == nil {
-		h.sessions.delete(old.Value)
+		h.sessions.delete(r.Context(), old.Value)
 	}
-	h.setSessionCookie(w, r, h.sessions.create(key), 0)
+	id, err := h.sessions.create(r.Context(), key)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.setSessionCookie(w, r, id, 0)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *handler) signout(w http.ResponseWriter, r *http.Request, a *actor) {
-	h.sessions.delete(a.sid)
+	h.sessions.delete(r.Context(), a.sid)
 	h.setSessionCookie(w, r, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

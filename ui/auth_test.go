@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -252,4 +253,39 @@ func TestADatabaseErrorKeepsTheSession(t *testing.T) {
 	e.db.Close()
 	res, body := b.get("/pathways")
 	mustStatus(t, res, body, http.StatusInternalServerError)
+}
+
+// TestSessionsInTheStoreServeEveryNode: two UIs on one database, as two
+// nodes, share their sessions: a browser signed in on one is signed in on
+// the other, a message left by one shows on the other, and signing out on
+// one signs out of both.
+func TestSessionsInTheStoreServeEveryNode(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	node := func() string {
+		srv := httptest.NewServer(ui.New(ui.Config{Service: e.svc, Platform: "ByteKast", Clock: e.clock.Now, Sessions: e.db}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	a, b := node(), node()
+	br := e.browser(t)
+	br.base = a
+	res, body := br.post("/signin", url.Values{"key": {e.keyA}})
+	mustStatus(t, res, body, http.StatusSeeOther)
+	br.base = b
+	res, body = br.get("/pathways")
+	mustStatus(t, res, body, http.StatusOK)
+	res, body = br.submit("/pathways", url.Values{"name": {"Shared"}})
+	mustStatus(t, res, body, http.StatusSeeOther)
+	br.base = a
+	if _, body = br.get(res.Header.Get("Location")); !strings.Contains(body, "Pathway created") {
+		t.Errorf("the message left by one node is not on the other: %s", short(body))
+	}
+	res, body = br.submit("/signout", nil)
+	mustStatus(t, res, body, http.StatusSeeOther)
+	br.base = b
+	res, _ = br.get("/pathways")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin") {
+		t.Errorf("signed out on one node, the other answers %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
 }

@@ -101,6 +101,6 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request, a *actor) {
 	if !h.flashResult(w, r, a, h.svc.Redeliver(r.Context(), a.orgID, id)) {
 		return
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: "Redelivery started: a new attempt is on its way."})
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: "Redelivery started: a new attempt is on its way."})
 	http.Redirect(w, r, "/deliveries/"+id, http.StatusSeeOther)
 }

@@ -42,7 +42,7 @@ func (h *handler) createPathway(w http.ResponseWriter, r *http.Request, a *actor
 		h.fail(w, r, a, err)
 		return
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: "Pathway created. Its three webhooks are waiting, disabled, under API & Webhooks.",
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: "Pathway created. Its three webhooks are waiting, disabled, under API & Webhooks.",
 		Link: "#webhooks", LinkText: "Set them up"})
 	http.Redirect(w, r, "/pathways/"+p.ID, http.StatusSeeOther)
 }
@@ -131,6 +131,6 @@ func (h *handler) pathwayForm(w http.ResponseWriter, r *http.Request, a *actor, 
 		h.fail(w, r, a, err)
 		return
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: ok})
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: ok})
 	http.Redirect(w, r, "/pathways/"+r.PathValue("id")+"#"+section, http.StatusSeeOther)
 }

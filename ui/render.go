@@ -60,7 +60,7 @@ func (h *handler) base(a *actor, title string, crumbs ...crumb) base {
 	b := base{Platform: h.platform, Title: title, Crumbs: crumbs, Version: pathhook.Version}
 	if a != nil {
 		b.Signed, b.KeyHint, b.CSRF = true, a.keyHint, a.csrf
-		b.Flash = h.sessions.takeFlash(a.sid)
+		b.Flash = h.sessions.takeFlash(a.ctx, a.sid)
 	}
 	return b
 }

@@ -1,14 +1,31 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/pathhook/pathhook"
 )
+
+// SessionStore keeps the UI's sessions (Config.Sessions). *sqlstore.DB
+// implements it, so that every node on one database knows every session,
+// and a restart signs nobody out.
+type SessionStore interface {
+	// PutUISession writes a session, replacing the one of the same
+	// IDHash; it may drop sessions that ended before now.
+	PutUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error
+	// UISession returns the session of an IDHash, or ENOTFOUND.
+	UISession(ctx context.Context, idHash string) (*pathhook.UISession, error)
+	// DeleteUISession ends a session; one that does not exist is no error.
+	DeleteUISession(ctx context.Context, idHash string) error
+}
 
 // session is one signed-in browser. It acts for the org of the API key
 // that signed it in, while that key lives.
@@ -19,13 +36,10 @@ type session struct {
 	// csrf is the token that every form of this session carries.
 	csrf    string
 	expires time.Time
-	// flash is shown by the next page and then forgotten: it carries
-	// messages across a redirect, and a generated secret so that it never
-	// appears in a URL.
-	flash *flash
 }
 
-// flash is a message for the next page.
+// flash is a message for the next page: it carries messages across a
+// redirect, and a generated secret so that it never appears in a URL.
 type flash struct {
 	Kind    string // "ok" or "error"
 	Message string
@@ -36,17 +50,13 @@ type flash struct {
 	Link, LinkText string
 }
 
-// sessions keeps sessions in memory, keyed by a hash of their id so that
-// the table alone does not let anyone act as a session.
+// sessions keeps sessions in a SessionStore, keyed by a hash of their id,
+// so that the table alone does not let anyone act as a session.
 type sessions struct {
-	mu    sync.Mutex
-	m     map[[32]byte]*session
+	store SessionStore
 	clock pathhook.Clock
 	ttl   time.Duration
-}
-
-func newSessions(clock pathhook.Clock, ttl time.Duration) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, clock: clock, ttl: ttl}
+	log   *slog.Logger
 }
 
 // randomToken returns 32 random bytes in URL-safe base64.
@@ -58,67 +68,127 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// idHash is how a session id is kept: its SHA-256, in hex.
+func idHash(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
 // create starts a session for key and returns its id, the cookie value.
-// Expired sessions are dropped here, so that the table does not grow.
-func (s *sessions) create(key *pathhook.APIKey) string {
+func (s *sessions) create(ctx context.Context, key *pathhook.APIKey) (string, error) {
 	id := randomToken()
 	now := s.clock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.m {
-		if !now.Before(v.expires) {
-			delete(s.m, k)
+	err := s.store.PutUISession(ctx, &pathhook.UISession{IDHash: idHash(id), OrgID: key.OrgID, KeyID: key.ID,
+		KeyHint: key.Hint, CSRF: randomToken(), ExpiresAt: now.Add(s.ttl)}, now)
+	return id, err
+}
+
+// get returns the live session with the given id; ok is false when there
+// is none.
+func (s *sessions) get(ctx context.Context, id string) (sess session, ok bool, err error) {
+	if id == "" {
+		return session{}, false, nil
+	}
+	us, err := s.store.UISession(ctx, idHash(id))
+	switch {
+	case pathhook.ErrorCode(err) == pathhook.ENOTFOUND:
+		return session{}, false, nil
+	case err != nil:
+		return session{}, false, err
+	case !s.clock().Before(us.ExpiresAt):
+		s.delete(ctx, id)
+		return session{}, false, nil
+	}
+	return session{orgID: us.OrgID, keyID: us.KeyID, keyHint: us.KeyHint, csrf: us.CSRF, expires: us.ExpiresAt}, true, nil
+}
+
+// delete ends a session. A failure is logged: the session then ends when
+// it expires.
+func (s *sessions) delete(ctx context.Context, id string) {
+	if err := s.store.DeleteUISession(ctx, idHash(id)); err != nil {
+		s.log.ErrorContext(ctx, "ui: ending a session", "err", err)
+	}
+}
+
+// setFlash leaves f for the session's next page. A failure is logged: the
+// next page goes without it.
+func (s *sessions) setFlash(ctx context.Context, id string, f *flash) {
+	if err := s.putFlash(ctx, id, f); err != nil {
+		s.log.ErrorContext(ctx, "ui: keeping a message for the next page", "err", err)
+	}
+}
+
+func (s *sessions) putFlash(ctx context.Context, id string, f *flash) error {
+	us, err := s.store.UISession(ctx, idHash(id))
+	if err != nil {
+		return err
+	}
+	us.Flash = nil
+	if f != nil {
+		if us.Flash, err = json.Marshal(f); err != nil {
+			return err
 		}
 	}
-	s.m[sha256.Sum256([]byte(id))] = &session{orgID: key.OrgID, keyID: key.ID, keyHint: key.Hint, csrf: randomToken(),
-		expires: now.Add(s.ttl)}
-	return id
-}
-
-// get returns a copy of the live session with the given id, or false.
-func (s *sessions) get(id string) (session, bool) {
-	if id == "" {
-		return session{}, false
-	}
-	h := sha256.Sum256([]byte(id))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.m[h]
-	if !ok {
-		return session{}, false
-	}
-	if !s.clock().Before(sess.expires) {
-		delete(s.m, h)
-		return session{}, false
-	}
-	return *sess, true
-}
-
-// delete ends a session.
-func (s *sessions) delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, sha256.Sum256([]byte(id)))
-}
-
-// setFlash leaves f for the session's next page.
-func (s *sessions) setFlash(id string, f *flash) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sess, ok := s.m[sha256.Sum256([]byte(id))]; ok {
-		sess.flash = f
-	}
+	return s.store.PutUISession(ctx, us, s.clock())
 }
 
 // takeFlash returns the session's flash, if any, and forgets it.
-func (s *sessions) takeFlash(id string) *flash {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.m[sha256.Sum256([]byte(id))]
-	if !ok {
+func (s *sessions) takeFlash(ctx context.Context, id string) *flash {
+	us, err := s.store.UISession(ctx, idHash(id))
+	if err != nil || us.Flash == nil {
+		if err != nil && pathhook.ErrorCode(err) != pathhook.ENOTFOUND {
+			s.log.ErrorContext(ctx, "ui: reading the message for this page", "err", err)
+		}
 		return nil
 	}
-	f := sess.flash
-	sess.flash = nil
-	return f
+	var f flash
+	if err := json.Unmarshal(us.Flash, &f); err != nil {
+		s.log.ErrorContext(ctx, "ui: reading the message for this page", "err", err)
+	}
+	us.Flash = nil
+	if err := s.store.PutUISession(ctx, us, s.clock()); err != nil {
+		s.log.ErrorContext(ctx, "ui: forgetting the message of this page", "err", err)
+	}
+	return &f
+}
+
+// memorySessions is the SessionStore of a UI without one: this process's
+// memory. Its sessions end with the process, and other nodes do not know
+// them.
+type memorySessions struct {
+	mu sync.Mutex
+	m  map[string]pathhook.UISession
+}
+
+func newMemorySessions() *memorySessions { return &memorySessions{m: map[string]pathhook.UISession{}} }
+
+func (m *memorySessions) PutUISession(_ context.Context, s *pathhook.UISession, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.m[s.IDHash]; !ok {
+		for k, v := range m.m { // a new session: drop the ended ones, so that the map does not grow
+			if !now.Before(v.ExpiresAt) {
+				delete(m.m, k)
+			}
+		}
+	}
+	m.m[s.IDHash] = *s
+	return nil
+}
+
+func (m *memorySessions) UISession(_ context.Context, idHash string) (*pathhook.UISession, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[idHash]
+	if !ok {
+		return nil, pathhook.NotFound("session", "")
+	}
+	return &s, nil
+}
+
+func (m *memorySessions) DeleteUISession(_ context.Context, idHash string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, idHash)
+	return nil
 }

@@ -59,7 +59,7 @@ func (h *handler) setup(w http.ResponseWriter, r *http.Request, a *actor) {
 	if !wh.Enabled {
 		msg += " Switch it on to start deliveries."
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: msg})
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: msg})
 	http.Redirect(w, r, "/pathways/"+wh.PathwayID+"#webhooks", http.StatusSeeOther)
 }
 
@@ -72,7 +72,7 @@ func (h *handler) generateSecret(w http.ResponseWriter, r *http.Request, a *acto
 		h.fail(w, r, a, err)
 		return
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok",
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok",
 		Message: "New secret generated. Copy it now: it is not shown again. A previous secret keeps signing for 24 hours.",
 		Secret:  secret, StandardSecret: pathhook.StandardSecret([]byte(secret))})
 	http.Redirect(w, r, "/webhooks/"+id+"/setup", http.StatusSeeOther)

@@ -34,6 +34,9 @@ type Config struct {
 	Secure bool
 	// SessionTTL is how long a session lasts after sign-in; default 12h.
 	SessionTTL time.Duration
+	// Sessions keeps the sessions; nil keeps them in this process's
+	// memory, where other nodes do not find them and a restart ends them.
+	Sessions SessionStore
 }
 
 // handler serves the UI. Its sessions live in it, not in a global.
@@ -70,13 +73,17 @@ func New(cfg Config) http.Handler {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Sessions == nil {
+		cfg.Sessions = newMemorySessions()
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	h := &handler{
 		svc: cfg.Service, log: cfg.Logger, platform: cfg.Platform, clock: cfg.Clock, secure: cfg.Secure,
-		sessions: newSessions(cfg.Clock, cfg.SessionTTL), failures: newFailures(),
-		pages: parsePages(),
+		sessions: &sessions{store: cfg.Sessions, clock: cfg.Clock, ttl: cfg.SessionTTL, log: cfg.Logger},
+		failures: newFailures(),
+		pages:    parsePages(),
 	}
 	h.mux = h.routes()
 	return h

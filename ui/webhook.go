@@ -140,7 +140,7 @@ func (h *handler) switchWebhook(w http.ResponseWriter, r *http.Request, a *actor
 	if on {
 		msg = categoryTitle(wh.Category) + " webhook enabled: new events are delivered to it."
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: msg})
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: msg})
 	http.Redirect(w, r, back(r, "/webhooks/"+wh.ID), http.StatusSeeOther)
 }
 
@@ -156,7 +156,7 @@ func (h *handler) testWebhook(w http.ResponseWriter, r *http.Request, a *actor) 
 	if typ != "" {
 		msg = fmt.Sprintf("Test delivery of %s sent.", typ)
 	}
-	h.sessions.setFlash(a.sid, &flash{Kind: "ok", Message: msg,
+	h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "ok", Message: msg,
 		Link: "/deliveries/" + did, LinkText: "View delivery " + did})
 	http.Redirect(w, r, back(r, "/webhooks/"+id), http.StatusSeeOther)
 }
@@ -169,7 +169,7 @@ func (h *handler) flashResult(w http.ResponseWriter, r *http.Request, a *actor, 
 	case "":
 		return true
 	case pathhook.ECONFLICT, pathhook.EINVALID:
-		h.sessions.setFlash(a.sid, &flash{Kind: "error", Message: pathhook.ErrorMessage(err)})
+		h.sessions.setFlash(r.Context(), a.sid, &flash{Kind: "error", Message: pathhook.ErrorMessage(err)})
 		http.Redirect(w, r, back(r, "/webhooks/"+r.PathValue("id")), http.StatusSeeOther)
 	default:
 		h.fail(w, r, a, err)

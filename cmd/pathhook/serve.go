@@ -273,7 +273,7 @@ func newHandler(c *config, svc *pathhook.Service, store *sqlstore.DB, stats *met
 	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
 		mux.Handle(p, api)
 	}
-	mux.Handle("/", ui.New(ui.Config{Service: svc, Logger: log, Platform: c.platform, Secure: c.secureCookies}))
+	mux.Handle("/", ui.New(ui.Config{Service: svc, Logger: log, Platform: c.platform, Secure: c.secureCookies, Sessions: store}))
 	return mux
 }
 

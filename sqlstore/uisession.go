@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// PutUISession writes a session of the admin UI, replacing the one of the
+// same IDHash, and drops the sessions that ended before now when it adds
+// one. Its flash is sealed. It implements ui.SessionStore.
+func (db *DB) PutUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error {
+	flash, err := db.seal(s.Flash)
+	if err != nil {
+		return fail("ui session", err)
+	}
+	return db.boundedWriteTx(ctx, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE ui_sessions SET csrf = ?, expires_at = ?, flash = ? WHERE id_hash = ?`,
+			s.CSRF, micros(s.ExpiresAt), flash, s.IDHash)
+		if err != nil {
+			return fail("ui session", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		if _, err := t.exec(ctx, "DELETE FROM ui_sessions WHERE expires_at <= ?", micros(now)); err != nil {
+			return fail("ui sessions ended", err)
+		}
+		_, err = t.exec(ctx, `INSERT INTO ui_sessions (id_hash, org_id, key_id, key_hint, csrf, expires_at, flash)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.IDHash, s.OrgID, s.KeyID, s.KeyHint, s.CSRF, micros(s.ExpiresAt), flash)
+		if err != nil {
+			return fail("ui session", err)
+		}
+		return nil
+	})
+}
+
+// UISession returns the admin UI's session of an IDHash, its flash
+// opened, or ENOTFOUND. It implements ui.SessionStore.
+func (db *DB) UISession(ctx context.Context, idHash string) (*pathhook.UISession, error) {
+	ctx, cancel := context.WithTimeout(ctx, db.txTimeout)
+	defer cancel()
+	s := &pathhook.UISession{IDHash: idHash}
+	var flash []byte
+	err := db.read.QueryRowContext(ctx, db.rebound(`SELECT org_id, key_id, key_hint, csrf, expires_at, flash
+		FROM ui_sessions WHERE id_hash = ?`), idHash).Scan(&s.OrgID, &s.KeyID, &s.KeyHint, &s.CSRF, timeCol{&s.ExpiresAt}, &flash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pathhook.NotFound("session", "")
+	}
+	if err != nil {
+		return nil, fail("ui session", err)
+	}
+	if s.Flash, err = db.open(flash); err != nil {
+		return nil, fail("ui session", err)
+	}
+	return s, nil
+}
+
+// DeleteUISession ends a session of the admin UI. It implements
+// ui.SessionStore.
+func (db *DB) DeleteUISession(ctx context.Context, idHash string) error {
+	return db.boundedWriteTx(ctx, func(t *txn) error {
+		if _, err := t.exec(ctx, "DELETE FROM ui_sessions WHERE id_hash = ?", idHash); err != nil {
+			return fail("ui session", err)
+		}
+		return nil
+	})
+}
