@@ -2,7 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pathhook/pathhook"
@@ -70,5 +73,29 @@ func TestOpenConcurrently(t *testing.T) {
 		if _, _, err := db.NextDue(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestNewerSchemaIsRefused: a database that a newer pathhook migrated is
+// not opened, with an error that says so; it is left as it was.
+func TestNewerSchemaIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pathhook.db")
+	db, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(context.Background(), path, nil)
+	if !errors.Is(err, sqlstore.ErrNewerSchema) || !strings.Contains(err.Error(), "schema version 999") {
+		t.Fatalf("opening a newer database: %v, want ErrNewerSchema naming version 999", err)
 	}
 }

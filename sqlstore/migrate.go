@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"time"
 )
+
+// ErrNewerSchema is Migrate's error for a database that a newer pathhook
+// has migrated.
+var ErrNewerSchema = errors.New("sqlstore: the database's schema is newer than this pathhook")
 
 // migration is one file of the schema: NNNN_name.sql.
 type migration struct {
@@ -71,6 +76,18 @@ func (db *DB) migrate(ctx context.Context, tx *sql.Tx, ms []migration) error {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	// A version this build does not know was applied by a newer one,
+	// whose schema this build may misread or damage.
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("%w: the database has schema version %d, which this pathhook does not know (it knows 1 to %d): run the pathhook that migrated it, or a newer one",
+				ErrNewerSchema, v, len(ms))
+		}
 	}
 	for _, m := range ms {
 		if applied[m.version] {

@@ -317,3 +317,26 @@ func (db *DB) rebound(query string) string {
 	db.queries.Store(query, q)
 	return q
 }
+
+// ErrWrongKey is CheckSecrets' error when the master key does not open the
+// webhook secrets that the database holds.
+var ErrWrongKey = errors.New("the master key does not open the webhook secrets in this database")
+
+// CheckSecrets reports whether the store's master key opens the webhook
+// secrets that the database holds (one of them, where there are any): a
+// lost or wrong key would otherwise show only when an attempt or an API
+// call needs a secret.
+func (db *DB) CheckSecrets(ctx context.Context) error {
+	var sealed []byte
+	err := db.read.QueryRowContext(ctx, "SELECT secret FROM webhooks WHERE secret IS NOT NULL LIMIT 1").Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fail("check secrets", err)
+	}
+	if _, err := db.open(sealed); err != nil {
+		return fmt.Errorf("%w (%w)", ErrWrongKey, err)
+	}
+	return nil
+}

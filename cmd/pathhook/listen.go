@@ -15,7 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
+	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/signature"
 )
 
@@ -27,7 +29,8 @@ import (
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pathhook listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (required)")
+	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (this or --secret-file is required)")
+	secretFile := fs.String("secret-file", "", "read the secret from this file, which keeps it out of process listings")
 	port := fs.Int("port", 4000, "port to listen on at 127.0.0.1; 0 picks a free one")
 	platform := fs.String("platform", "Falkor", "platform name, as in the Falkor-Webhook-Signature header")
 	forward := fs.String("forward-to", "", "also POST each valid delivery, body and headers, to this URL and answer with its status")
@@ -43,7 +46,7 @@ and prints each one as it arrives. Point a webhook at it (serve needs
 	if err := parseToolFlags(fs, args); err != nil {
 		return err
 	}
-	secret, err := parseSecret(*secretFlag)
+	secret, err := secretOf(*secretFlag, *secretFile)
 	if err != nil {
 		return err
 	}
@@ -264,8 +267,10 @@ func (l *listener) print(h http.Header, body []byte, v verdict, a answer) {
 		Test bool   `json:"test"`
 	}
 	json.Unmarshal(body, &fields) // best effort: the body may be anything
-	eventType = firstOf(eventType, fields.Type, "(no event type)")
-	eventID = firstOf(eventID, h.Get(signature.StandardHeaderID), fields.ID)
+	// Decoded from anyone's JSON: quoted if they hold what could drive the
+	// terminal (an escape, an override).
+	eventType = shown(firstOf(eventType, fields.Type, "(no event type)"))
+	eventID = shown(firstOf(eventID, h.Get(signature.StandardHeaderID), fields.ID))
 
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s  --> %s", l.now().Format(time.DateTime), eventType)
@@ -294,6 +299,15 @@ func (l *listener) print(h http.Header, body []byte, v verdict, a answer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.out.Write(b.Bytes())
+}
+
+// shown returns s as it is, or quoted when it holds a character that is
+// not printable or reorders text (a bidirectional override).
+func shown(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || pathhook.IsBidiControl(r) }) {
+		return strconv.QuoteToASCII(s)
+	}
+	return s
 }
 
 // writeBody writes body as indented JSON, or quoted when it is not JSON,

@@ -299,13 +299,27 @@ func TestListenPrint(t *testing.T) {
 	}
 }
 
+// TestListenPrintsNoEscapes: an unsigned request whose JSON names an event
+// type and id with terminal escapes in them gets them quoted, not sent to
+// the terminal raw (any web page can post to localhost).
+func TestListenPrintsNoEscapes(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	l := newListener([]byte("listen-secret-0123456789abcdef"), "Falkor", "", &out, time.Now)
+	body := `{"type":"\u001b[31mEVIL","id":"\u001b]0;pwned\u0007 \u202e"}`
+	l.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)))
+	if got := out.String(); strings.ContainsAny(got, "\x1b\x07\u202e") || !strings.Contains(got, `"\x1b[31mEVIL"`) {
+		t.Errorf("printed %q", got)
+	}
+}
+
 func TestListenBadFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{nil, "--secret is required"},
+		{nil, "--secret (or --secret-file) is required"},
 		{[]string{"--secret", "s-0123456789abcdef0123456789", "--platform", "Falkor Inc"}, `--platform "Falkor Inc"`},
 		{[]string{"--secret", "s-0123456789abcdef0123456789", "--port", "70000"}, "--port 70000"},
 		{[]string{"--secret", "s-0123456789abcdef0123456789", "--forward-to", "localhost:3000"}, "--forward-to"},

@@ -57,6 +57,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if c.resultsDir != "" {
+		// Set on purpose: without it serve would run on, but without its
+		// protection against sending again after a crash.
+		if err := usableDir(c.resultsDir); err != nil {
+			return fmt.Errorf("--results-dir %s: %w", c.resultsDir, err)
+		}
+	}
 	tuneGC(getenv)
 	log := newLogger(c.logFormat, stderr)
 	ln, err := net.Listen("tcp", c.addr)
@@ -183,11 +190,11 @@ func defaultNode(addr net.Addr) string {
 // postgres.LockNode, which calls lost if that changes); its engine takes
 // back the leases held under its name (delivery.Config.TakeBack).
 func openServeStore(ctx context.Context, c *config, node string, log *slog.Logger, lost func(error)) (*sqlstore.DB, func(), error) {
-	store, err := openStore(ctx, c.db, c.secretKey, true, log)
-	if err != nil {
-		return nil, nil, err
-	}
 	if isPostgres(c.db) {
+		store, err := openStore(ctx, c.db, c.secretKey, true, log)
+		if err != nil {
+			return nil, nil, err
+		}
 		lock, err := lockNode(ctx, c.db, node, log, lost)
 		if err != nil {
 			store.Close()
@@ -195,9 +202,15 @@ func openServeStore(ctx context.Context, c *config, node string, log *slog.Logge
 		}
 		return store, func() { store.Close(); lock.Unlock() }, nil
 	}
+	// The file's lock first: a second serve, refused, must not migrate the
+	// database under the one that runs.
 	unlock, err := sqlite.LockServer(c.db)
 	if err != nil {
-		store.Close()
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, c.db, c.secretKey, true, log)
+	if err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	release := func() { store.Close(); unlock() }
@@ -247,6 +260,19 @@ func lockNode(ctx context.Context, db, node string, log *slog.Logger, lost func(
 // named after the node (its journal needs to outlive the process, not the
 // machine: it is written without fsync). With no cache directory there is
 // none.
+// usableDir makes dir if need be and checks that files can be made in it.
+func usableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 func journalDir(c *config, node string, log *slog.Logger) string {
 	switch {
 	case c.resultsDir != "":

@@ -17,7 +17,8 @@ import (
 func runSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pathhook sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (required)")
+	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (this or --secret-file is required)")
+	secretFile := fs.String("secret-file", "", "read the secret from this file, which keeps it out of process listings")
 	file := fs.String("file", "", "read the body from this file instead of stdin")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: pathhook sign --secret S [--file F]
@@ -30,7 +31,7 @@ sends it. The body is signed byte for byte: note that echo adds a newline
 	if err := parseToolFlags(fs, args); err != nil {
 		return err
 	}
-	secret, err := parseSecret(*secretFlag)
+	secret, err := secretOf(*secretFlag, *secretFile)
 	if err != nil {
 		return err
 	}
@@ -57,10 +58,29 @@ func parseToolFlags(fs *flag.FlagSet, args []string) error {
 // parseSecret reads a --secret: the secret as set on the webhook, or its
 // Standard Webhooks form "whsec_" and base64, which the API and UI show
 // beside it, so that either can be pasted.
+// secretOf returns the secret of --secret or of --secret-file (its first
+// line), in either of parseSecret's forms.
+func secretOf(flagValue, file string) ([]byte, error) {
+	switch {
+	case flagValue != "" && file != "":
+		return nil, errors.New("--secret and --secret-file: give one of them")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if flagValue = strings.TrimSuffix(line, "\r"); flagValue == "" {
+			return nil, fmt.Errorf("--secret-file %s: the file's first line is empty", file)
+		}
+	}
+	return parseSecret(flagValue)
+}
+
 func parseSecret(s string) ([]byte, error) {
 	switch {
 	case s == "":
-		return nil, errors.New("--secret is required: the webhook's secret")
+		return nil, errors.New("--secret (or --secret-file) is required: the webhook's secret")
 	case strings.HasPrefix(s, signature.StandardSecretPrefix):
 		secret, err := signature.ParseStandardSecret(s)
 		if err != nil {

@@ -28,6 +28,10 @@ func TestSignCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	whsec := signature.StandardSecretPrefix + base64.StdEncoding.EncodeToString([]byte(toolSecret))
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(toolSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		args  []string
@@ -38,6 +42,7 @@ func TestSignCommand(t *testing.T) {
 		{"file", []string{"--secret", toolSecret, "--file", file}, "ignored", toolSig},
 		{"stdin as -", []string{"--secret", toolSecret, "--file", "-"}, toolBody, toolSig},
 		{"whsec_ secret", []string{"--secret", whsec}, toolBody, toolSig},
+		{"secret from a file", []string{"--secret-file", secretFile}, toolBody, toolSig},
 		{"trailing newline is signed", []string{"--secret", toolSecret}, toolBody + "\n", signature.Sign([]byte(toolSecret), []byte(toolBody+"\n"))},
 		{"empty body", []string{"--secret", toolSecret}, "", signature.Sign([]byte(toolSecret), nil)},
 	}
@@ -62,7 +67,8 @@ func TestSignBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no secret", nil, "--secret is required"},
+		{"no secret", nil, "--secret (or --secret-file) is required"},
+		{"both secrets", []string{"--secret", toolSecret, "--secret-file", "x"}, "give one of them"},
 		{"bad whsec_", []string{"--secret", "whsec_!!"}, "--secret: signature malformed"},
 		{"missing file", []string{"--secret", toolSecret, "--file", filepath.Join(t.TempDir(), "nope")}, "no such file"},
 		{"argument", []string{"--secret", toolSecret, "body.json"}, `unexpected argument "body.json"`},

@@ -16,7 +16,8 @@ import (
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pathhook verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (required)")
+	secretFlag := fs.String("secret", "", "the webhook's secret, or its whsec_ form (this or --secret-file is required)")
+	secretFile := fs.String("secret-file", "", "read the secret from this file, which keeps it out of process listings")
 	sig := fs.String("signature", "", "the signature header value, sha256=... (required)")
 	file := fs.String("file", "", "read the body from this file instead of stdin")
 	fs.Usage = func() {
@@ -29,7 +30,7 @@ fails with the reason. The body is checked byte for byte.`)
 	if err := parseToolFlags(fs, args); err != nil {
 		return err
 	}
-	secret, err := parseSecret(*secretFlag)
+	secret, err := secretOf(*secretFlag, *secretFile)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func TestVerifyBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--signature", toolSig}, "--secret is required"},
+		{[]string{"--signature", toolSig}, "--secret (or --secret-file) is required"},
 		{[]string{"--secret", toolSecret}, "--signature is required"},
 		{[]string{"--secret", toolSecret, "--signature", toolSig, "extra"}, `unexpected argument "extra"`},
 	} {
