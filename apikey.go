@@ -110,6 +110,16 @@ func (s *Service) EnsureOrg(ctx context.Context, name string) (*Org, error) {
 	return o, err
 }
 
+// OrgNamed returns the org with the given name, or ENOTFOUND.
+func (s *Service) OrgNamed(ctx context.Context, name string) (*Org, error) {
+	var o *Org
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		o, err = tx.OrgByName(ctx, name)
+		return err
+	})
+	return o, err
+}
+
 // CreateAPIKey makes a new key for an org and returns it; this is the only
 // time the key itself is shown.
 func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (string, *APIKey, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"text/tabwriter"
 
 	"github.com/pathhook/pathhook"
@@ -25,6 +26,15 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return errors.New("apikey: no subcommand given")
 	}
 	sub := args[0]
+	switch sub {
+	case "create", "list", "revoke":
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, apikeyUsage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, apikeyUsage)
+		return fmt.Errorf("apikey: unknown subcommand %q", sub)
+	}
 	fs := flag.NewFlagSet("pathhook apikey "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "pathhook.db", "a SQLite file path, or a postgres:// URL")
@@ -37,6 +47,12 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if *org == "" {
 		return errors.New("apikey: --org is required")
 	}
+	if sub != "create" && !isPostgres(*db) {
+		// list and revoke read: a mistyped path must not make a database.
+		if _, err := os.Stat(*db); err != nil {
+			return fmt.Errorf("apikey %s: --db %s: %w", sub, *db, err)
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	store, err := openStore(ctx, *db, getenv("PATHHOOK_SECRET_KEY"), false, log)
 	if err != nil {
@@ -44,7 +60,12 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer store.Close()
 	svc := pathhook.NewService(pathhook.Config{Store: store})
-	o, err := svc.EnsureOrg(ctx, *org)
+	var o *pathhook.Org
+	if sub == "create" {
+		o, err = svc.EnsureOrg(ctx, *org)
+	} else {
+		o, err = svc.OrgNamed(ctx, *org)
+	}
 	if err != nil {
 		return err
 	}
@@ -80,8 +101,6 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		fmt.Fprintf(stderr, "revoked API key %s\n", *id)
-		return nil
 	}
-	fmt.Fprintln(stderr, apikeyUsage)
-	return fmt.Errorf("apikey: unknown subcommand %q", sub)
+	return nil
 }

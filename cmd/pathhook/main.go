@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -22,9 +23,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "pathhook:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage was asked for, and printed
 		}
+		// Errors of the pathhook package say "pathhook:" themselves.
+		fmt.Fprintln(os.Stderr, "pathhook:", strings.TrimPrefix(err.Error(), "pathhook: "))
 		os.Exit(1)
 	}
 }
