@@ -9,32 +9,38 @@ import (
 	"github.com/pathhook/pathhook"
 )
 
-// PutUISession writes a session of the admin UI, replacing the one of the
-// same IDHash, and drops the sessions that ended before now when it adds
-// one. Its flash is sealed. It implements ui.SessionStore.
-func (db *DB) PutUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error {
+// CreateUISession adds a session of the admin UI, and drops the sessions
+// that ended before now. Its flash is sealed. It implements
+// ui.SessionStore.
+func (db *DB) CreateUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error {
 	flash, err := db.seal(s.Flash)
 	if err != nil {
 		return fail("ui session", err)
 	}
 	return db.boundedWriteTx(ctx, func(t *txn) error {
-		res, err := t.exec(ctx, `UPDATE ui_sessions SET csrf = ?, expires_at = ?, flash = ? WHERE id_hash = ?`,
-			s.CSRF, micros(s.ExpiresAt), flash, s.IDHash)
-		if err != nil {
-			return fail("ui session", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
-		}
 		if _, err := t.exec(ctx, "DELETE FROM ui_sessions WHERE expires_at <= ?", micros(now)); err != nil {
 			return fail("ui sessions ended", err)
 		}
-		_, err = t.exec(ctx, `INSERT INTO ui_sessions (id_hash, org_id, key_id, key_hint, csrf, expires_at, flash)
+		_, err := t.exec(ctx, `INSERT INTO ui_sessions (id_hash, org_id, key_id, key_hint, csrf, expires_at, flash)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.IDHash, s.OrgID, s.KeyID, s.KeyHint, s.CSRF, micros(s.ExpiresAt), flash)
 		if err != nil {
 			return fail("ui session", err)
 		}
 		return nil
+	})
+}
+
+// SetUISessionFlash replaces the flash of a session of the admin UI, sealed;
+// a session that has ended is ENOTFOUND, and stays ended. It implements
+// ui.SessionStore.
+func (db *DB) SetUISessionFlash(ctx context.Context, idHash string, flash []byte) error {
+	sealed, err := db.seal(flash)
+	if err != nil {
+		return fail("ui session", err)
+	}
+	return db.boundedWriteTx(ctx, func(t *txn) error {
+		res, err := t.exec(ctx, "UPDATE ui_sessions SET flash = ? WHERE id_hash = ?", sealed, idHash)
+		return mustAffect(res, err, "ui session", pathhook.NotFound("session", ""))
 	})
 }
 

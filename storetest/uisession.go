@@ -9,12 +9,13 @@ import (
 )
 
 // testUISessions writes, reads, changes and ends sessions of the admin UI:
-// a flash is sealed at rest, and adding a session drops those that ended.
+// a flash is sealed at rest, adding a session drops those that ended, and
+// a session that has ended is not made again by a flash.
 func testUISessions(t *testing.T, h *harness) {
 	now := h.clock.Now()
 	s := &pathhook.UISession{IDHash: "aa11", OrgID: h.org, KeyID: "key_1", KeyHint: "phk_…abcd", CSRF: "token-1",
 		ExpiresAt: now.Add(time.Hour).Truncate(time.Microsecond)}
-	if err := h.db.PutUISession(h.ctx, s, now); err != nil {
+	if err := h.db.CreateUISession(h.ctx, s, now); err != nil {
 		t.Fatal(err)
 	}
 	got := must(h.db.UISession(h.ctx, "aa11"))(t)
@@ -23,8 +24,7 @@ func testUISessions(t *testing.T, h *harness) {
 		t.Errorf("read back %+v, want %+v", got, s)
 	}
 	// A flash holding a secret is sealed at rest.
-	got.Flash = []byte(`{"Secret":"the-new-secret"}`)
-	if err := h.db.PutUISession(h.ctx, got, now); err != nil {
+	if err := h.db.SetUISessionFlash(h.ctx, "aa11", []byte(`{"Secret":"the-new-secret"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if f := must(h.db.UISession(h.ctx, "aa11"))(t).Flash; string(f) != `{"Secret":"the-new-secret"}` {
@@ -39,7 +39,7 @@ func testUISessions(t *testing.T, h *harness) {
 	}
 	// A new session drops those that have ended.
 	later := now.Add(2 * time.Hour)
-	if err := h.db.PutUISession(h.ctx, &pathhook.UISession{IDHash: "bb22", OrgID: h.org, KeyID: "key_1", KeyHint: "x",
+	if err := h.db.CreateUISession(h.ctx, &pathhook.UISession{IDHash: "bb22", OrgID: h.org, KeyID: "key_1", KeyHint: "x",
 		CSRF: "token-2", ExpiresAt: later.Add(time.Hour)}, later); err != nil {
 		t.Fatal(err)
 	}
@@ -54,4 +54,7 @@ func testUISessions(t *testing.T, h *harness) {
 	if err := h.db.DeleteUISession(h.ctx, "bb22"); err != nil {
 		t.Errorf("ending a session that is gone: %v", err)
 	}
+	wantCode(t, h.db.SetUISessionFlash(h.ctx, "bb22", []byte(`{}`)), pathhook.ENOTFOUND)
+	_, err = h.db.UISession(h.ctx, "bb22")
+	wantCode(t, err, pathhook.ENOTFOUND)
 }

@@ -18,9 +18,12 @@ import (
 // implements it, so that every node on one database knows every session,
 // and a restart signs nobody out.
 type SessionStore interface {
-	// PutUISession writes a session, replacing the one of the same
-	// IDHash; it may drop sessions that ended before now.
-	PutUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error
+	// CreateUISession adds a session; it may drop sessions that ended
+	// before now.
+	CreateUISession(ctx context.Context, s *pathhook.UISession, now time.Time) error
+	// SetUISessionFlash replaces a session's flash (nil: none), or is
+	// ENOTFOUND: a session that has ended is never made again.
+	SetUISessionFlash(ctx context.Context, idHash string, flash []byte) error
 	// UISession returns the session of an IDHash, or ENOTFOUND.
 	UISession(ctx context.Context, idHash string) (*pathhook.UISession, error)
 	// DeleteUISession ends a session; one that does not exist is no error.
@@ -78,7 +81,7 @@ func idHash(id string) string {
 func (s *sessions) create(ctx context.Context, key *pathhook.APIKey) (string, error) {
 	id := randomToken()
 	now := s.clock()
-	err := s.store.PutUISession(ctx, &pathhook.UISession{IDHash: idHash(id), OrgID: key.OrgID, KeyID: key.ID,
+	err := s.store.CreateUISession(ctx, &pathhook.UISession{IDHash: idHash(id), OrgID: key.OrgID, KeyID: key.ID,
 		KeyHint: key.Hint, CSRF: randomToken(), ExpiresAt: now.Add(s.ttl)}, now)
 	return id, err
 }
@@ -119,17 +122,14 @@ func (s *sessions) setFlash(ctx context.Context, id string, f *flash) {
 }
 
 func (s *sessions) putFlash(ctx context.Context, id string, f *flash) error {
-	us, err := s.store.UISession(ctx, idHash(id))
-	if err != nil {
-		return err
-	}
-	us.Flash = nil
+	var b []byte
 	if f != nil {
-		if us.Flash, err = json.Marshal(f); err != nil {
+		var err error
+		if b, err = json.Marshal(f); err != nil {
 			return err
 		}
 	}
-	return s.store.PutUISession(ctx, us, s.clock())
+	return s.store.SetUISessionFlash(ctx, idHash(id), b)
 }
 
 // takeFlash returns the session's flash, if any, and forgets it.
@@ -145,8 +145,7 @@ func (s *sessions) takeFlash(ctx context.Context, id string) *flash {
 	if err := json.Unmarshal(us.Flash, &f); err != nil {
 		s.log.ErrorContext(ctx, "ui: reading the message for this page", "err", err)
 	}
-	us.Flash = nil
-	if err := s.store.PutUISession(ctx, us, s.clock()); err != nil {
+	if err := s.store.SetUISessionFlash(ctx, idHash(id), nil); err != nil && pathhook.ErrorCode(err) != pathhook.ENOTFOUND {
 		s.log.ErrorContext(ctx, "ui: forgetting the message of this page", "err", err)
 	}
 	return &f
@@ -162,17 +161,27 @@ type memorySessions struct {
 
 func newMemorySessions() *memorySessions { return &memorySessions{m: map[string]pathhook.UISession{}} }
 
-func (m *memorySessions) PutUISession(_ context.Context, s *pathhook.UISession, now time.Time) error {
+func (m *memorySessions) CreateUISession(_ context.Context, s *pathhook.UISession, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.m[s.IDHash]; !ok {
-		for k, v := range m.m { // a new session: drop the ended ones, so that the map does not grow
-			if !now.Before(v.ExpiresAt) {
-				delete(m.m, k)
-			}
+	for k, v := range m.m { // drop the ended ones, so that the map does not grow
+		if !now.Before(v.ExpiresAt) {
+			delete(m.m, k)
 		}
 	}
 	m.m[s.IDHash] = *s
+	return nil
+}
+
+func (m *memorySessions) SetUISessionFlash(_ context.Context, idHash string, flash []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[idHash]
+	if !ok {
+		return pathhook.NotFound("session", "")
+	}
+	s.Flash = flash
+	m.m[idHash] = s
 	return nil
 }
 
