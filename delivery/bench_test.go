@@ -139,5 +139,5 @@ func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {
 func (s *nopStore) DisableFailing(context.Context, time.Time, time.Time, string) ([]string, error) {
 	return nil, nil
 }
-func (s *nopStore) EndBacklogs(context.Context, int) (int, error) { return 0, nil }
-func (s *nopStore) Prune(context.Context, time.Time) (int, error) { return 0, nil }
+func (s *nopStore) EndBacklogs(context.Context, int, time.Time) (int, error) { return 0, nil }
+func (s *nopStore) Prune(context.Context, time.Time) (int, error)            { return 0, nil }

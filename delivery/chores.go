@@ -33,7 +33,7 @@ func (e *Engine) chores(ctx context.Context) {
 		// Every sweepEvery as well: a node, or a process, may have stopped
 		// before it failed a backlog.
 		if e.switchedOff.Swap(false) || !now.Before(nextEnd) {
-			e.endBacklogs(ctx)
+			e.endBacklogs(ctx, now)
 			nextEnd = now.Add(sweepEvery)
 		}
 		if e.c.Retention > 0 && !now.Before(nextPrune) {
@@ -77,11 +77,11 @@ func (e *Engine) sweep(ctx context.Context, now time.Time) {
 const endChunk = 5000
 
 // endBacklogs fails the pending deliveries of the webhooks switched off.
-func (e *Engine) endBacklogs(ctx context.Context) {
+func (e *Engine) endBacklogs(ctx context.Context, now time.Time) {
 	if e.serialWrites {
 		e.polling.Lock()
 	}
-	n, err := e.store.EndBacklogs(ctx, endChunk)
+	n, err := e.store.EndBacklogs(ctx, endChunk, now)
 	if e.serialWrites {
 		e.polling.Unlock()
 	}

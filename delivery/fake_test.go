@@ -195,7 +195,7 @@ func (s *fakeStore) failPending(webhookID string) {
 	s.ending[webhookID] = true
 }
 
-func (s *fakeStore) EndBacklogs(context.Context, int) (int, error) {
+func (s *fakeStore) EndBacklogs(context.Context, int, time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.endings++

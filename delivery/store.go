@@ -45,8 +45,10 @@ type Store interface {
 	// EndBacklogs fails the pending deliveries of webhooks switched off
 	// (pathhook.Tx.EndBacklog, DisableFailing, a result with a
 	// DisableReason), up to chunk in one transaction, and returns how many
-	// it failed.
-	EndBacklogs(ctx context.Context, chunk int) (int, error)
+	// it failed. It looks again at the deliveries made about the time of a
+	// switch-off for a while after it (see sqlstore), so it is called
+	// regularly, not only after switch-offs.
+	EndBacklogs(ctx context.Context, chunk int, now time.Time) (int, error)
 	// Prune deletes ended deliveries created before cutoff.
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 }

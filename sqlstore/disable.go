@@ -43,9 +43,9 @@ func (t *txn) EndBacklog(ctx context.Context, _, webhookID, reason string, now t
 // earlier one still queued.
 func (t *txn) endBacklog(ctx context.Context, webhookID, reason string, now time.Time) error {
 	return t.execLater(ctx, func(err error) error { return fail("end backlog", err) },
-		`INSERT INTO ending_backlogs (webhook_id, org_id, reason, since) SELECT id, org_id, ?, ? FROM webhooks WHERE id = ?
-		ON CONFLICT (webhook_id) DO UPDATE SET reason = excluded.reason, since = excluded.since`,
-		reason, micros(now), webhookID)
+		`INSERT INTO ending_backlogs (webhook_id, org_id, reason, since, swept) SELECT id, org_id, ?, ?, ? FROM webhooks WHERE id = ?
+		ON CONFLICT (webhook_id) DO UPDATE SET reason = excluded.reason, since = excluded.since, swept = excluded.swept`,
+		reason, micros(now), false, webhookID)
 }
 
 // backlog is a switch-off whose backlog is to be failed: a row of
@@ -53,7 +53,15 @@ func (t *txn) endBacklog(ctx context.Context, webhookID, reason string, now time
 type backlog struct {
 	webhookID, reason string
 	since             int64
+	swept             bool
 }
+
+// lingers is how long a switch-off stays queued once its backlog has been
+// failed, with later looks at the deliveries made from that long before
+// it: a transaction that read the webhook as on before the switch-off
+// (PostgreSQL reads without locking it) may commit a delivery after it,
+// up to the bound on a transaction's time.
+func (db *DB) lingers() time.Duration { return db.txTimeout + time.Minute }
 
 // EndBacklogs fails the pending deliveries of the webhooks whose backlogs
 // endBacklog queued, with the reason and at the time of their switch-off,
@@ -65,7 +73,7 @@ type backlog struct {
 // recorded when it ends, and its delivery stays failed unless the attempt
 // succeeded (recordOutcome). A backlog that
 // cannot be failed now stays queued, and the others are still seen to.
-func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
+func (db *DB) EndBacklogs(ctx context.Context, chunk int, now time.Time) (int, error) {
 	rows, err := db.read.QueryContext(ctx, "SELECT webhook_id FROM ending_backlogs ORDER BY webhook_id")
 	if err != nil {
 		return 0, fail("ending backlogs", err)
@@ -77,7 +85,7 @@ func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
 	ended := 0
 	var errs []error
 	for _, id := range ids {
-		n, err := db.endBacklog(ctx, id, max(chunk, 1))
+		n, err := db.endBacklog(ctx, id, max(chunk, 1), now)
 		ended += n
 		if err != nil {
 			if ctx.Err() != nil {
@@ -90,8 +98,10 @@ func (db *DB) EndBacklogs(ctx context.Context, chunk int) (int, error) {
 }
 
 // endBacklog fails the backlog of one webhook, in chunks in the order of
-// their ids, and unqueues it once it is all failed.
-func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int) (int, error) {
+// their ids: all of it the first time, those made from lingers before the
+// switch-off on later looks; it unqueues the switch-off once it has
+// lingered.
+func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int, now time.Time) (int, error) {
 	ended, after, since := 0, "", int64(0)
 	for {
 		var done bool
@@ -107,7 +117,7 @@ func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int) (int,
 			if err := t.queryRow(ctx, "SELECT enabled FROM webhooks WHERE id = ?"+t.forUpdate(), webhookID).Scan(&on); err != nil {
 				return fail("end backlog: webhook", err)
 			}
-			err := t.queryRow(ctx, "SELECT reason, since FROM ending_backlogs WHERE webhook_id = ?", webhookID).Scan(&b.reason, &b.since)
+			err := t.queryRow(ctx, "SELECT reason, since, swept FROM ending_backlogs WHERE webhook_id = ?", webhookID).Scan(&b.reason, &b.since, &b.swept)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil // seen to by another node
 			}
@@ -118,8 +128,11 @@ func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int) (int,
 			if on {
 				return t.unqueueBacklog(ctx, b)
 			}
-			if b.since != since {
-				upTo = "" // a later switch-off: its backlog from the start
+			if b.since != since { // the first chunk, or a later switch-off's
+				upTo = ""
+				if b.swept {
+					upTo = pathhook.NewID(pathhook.PrefixDelivery, fromMicros(b.since).Add(-db.lingers()-time.Millisecond))
+				}
 			}
 			var count int
 			var maxID *string
@@ -144,6 +157,13 @@ func (db *DB) endBacklog(ctx context.Context, webhookID string, chunk int) (int,
 				n, upTo = int(affected), *maxID
 			}
 			if count < chunk {
+				if now.Before(fromMicros(b.since).Add(db.lingers())) {
+					_, err := t.exec(ctx, "UPDATE ending_backlogs SET swept = ? WHERE webhook_id = ? AND since = ?", true, webhookID, b.since)
+					if err != nil {
+						return fail("end backlog", err)
+					}
+					return nil
+				}
 				return t.unqueueBacklog(ctx, b)
 			}
 			done = false

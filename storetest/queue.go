@@ -289,7 +289,7 @@ func testDisableFailing(t *testing.T, h *harness) {
 // how many it failed.
 func (h *harness) endBacklogs(t *testing.T, want int) {
 	t.Helper()
-	eq(t, "deliveries failed by EndBacklogs", must(h.db.EndBacklogs(h.ctx, 2))(t), want)
+	eq(t, "deliveries failed by EndBacklogs", must(h.db.EndBacklogs(h.ctx, 2, h.clock.Now()))(t), want)
 }
 
 // testEndBacklog switches webhooks off and on: a switch-off leaves its
@@ -413,4 +413,32 @@ func testQueueStats(t *testing.T, h *harness) {
 	if n, _, _ := h.db.QueueStats(h.ctx); n != 1 {
 		t.Errorf("pending after recording = %d, want 1", n)
 	}
+}
+
+// testEndBacklogLingers: a delivery committed after its webhook's
+// switch-off by a transaction that read the webhook as on (PostgreSQL does
+// not lock it for the read) is failed by a later look, while the
+// switch-off lingers; once it has lingered, the switch-off is unqueued.
+func testEndBacklogLingers(t *testing.T, h *harness) {
+	w, ds := h.queued(t, 1)
+	off := false
+	offAt := must(h.svc.SwitchWebhook(h.ctx, h.org, w.ID, pathhook.WebhookSwitch{Enabled: &off}))(t).UpdatedAt
+	h.endBacklogs(t, 1)
+	// The late transaction's event, made just before the switch-off.
+	at := offAt.Add(-time.Second)
+	ev := &pathhook.Event{ID: pathhook.NewID(pathhook.PrefixEvent, at), OrgID: h.org, PathwayID: w.PathwayID,
+		Type: pathhook.TypeEnrolmentCreated, Category: pathhook.CategoryEnrolments, CreatedAt: at, Payload: []byte(`{}`)}
+	next := at
+	late := pathhook.Delivery{ID: pathhook.NewID(pathhook.PrefixDelivery, at), OrgID: h.org, WebhookID: w.ID, EventID: ev.ID,
+		EventType: ev.Type, Status: pathhook.DeliveryPending, NextAttemptAt: &next, CreatedAt: at}
+	if err := h.db.Update(h.ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(h.ctx, ev, []pathhook.Delivery{late}) }); err != nil {
+		t.Fatal(err)
+	}
+	h.endBacklogs(t, 1)
+	eq(t, "status of the late delivery", must(h.svc.Delivery(h.ctx, h.org, late.ID))(t).Status, pathhook.DeliveryFailed)
+	eq(t, "status of the backlog", must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t).Status, pathhook.DeliveryFailed)
+	eq(t, "switch-offs queued while lingering", h.count(t, "SELECT COUNT(*) FROM ending_backlogs"), 1)
+	h.clock.Add(time.Hour)
+	h.endBacklogs(t, 0)
+	eq(t, "switch-offs queued after lingering", h.count(t, "SELECT COUNT(*) FROM ending_backlogs"), 0)
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"Park", testPark},
 		{"Disable failing", testDisableFailing},
 		{"End a backlog", testEndBacklog},
+		{"A switch-off lingers", testEndBacklogLingers},
 		{"Prune", testPrune},
 		{"Queue stats and next due", testQueueStats},
 		{"Admin UI sessions", testUISessions},
