@@ -75,6 +75,15 @@ func (dialect) IsRetryable(err error) bool {
 	return false
 }
 
+// IsConnectionLost reports the server ending the session (class 57P:
+// an operator's pg_terminate_backend, a shutdown, a restart) or a
+// connection that failed (class 08), and errors that pgx says happened
+// before anything was sent.
+func (dialect) IsConnectionLost(err error) bool {
+	code := pgCode(err)
+	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err)
+}
+
 func pgCode(err error) string {
 	var e *pgconn.PgError
 	if errors.As(err, &e) {

@@ -50,6 +50,9 @@ func (dialect) IsUniqueViolation(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// IsConnectionLost is false: SQLite runs in the process.
+func (dialect) IsConnectionLost(error) bool { return false }
+
 // IsRetryable reports a database that another process holds locked for
 // longer than the busy timeout; in this process writers take turns on one
 // connection and never meet.

@@ -31,6 +31,11 @@ type Dialect interface {
 	// succeed when run again: the database was busy, or it could not
 	// serialise the transaction.
 	IsRetryable(err error) bool
+	// IsConnectionLost reports whether err is of a connection that the
+	// database ended or lost (a restart, an operator's
+	// pg_terminate_backend): a read-only transaction may run again on
+	// another connection.
+	IsConnectionLost(err error) bool
 	// SkipLocked is appended to the claim's SELECT so that concurrent
 	// claimers pass over each other's rows; "" where writers take turns.
 	SkipLocked() string

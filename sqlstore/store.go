@@ -167,9 +167,11 @@ func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 	return db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) })
 }
 
-// View runs fn in one read-only transaction.
+// View runs fn in one read-only transaction, again if the database asks
+// for it or ended the connection it ran on.
 func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
-	return db.retry(ctx, func() error {
+	retryable := func(err error) bool { return db.dialect.IsRetryable(err) || db.dialect.IsConnectionLost(err) }
+	return db.retryIf(ctx, retryable, func() error {
 		if db.direct {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -292,10 +294,16 @@ const maxTries = 8
 const DefaultTxTimeout = 2 * time.Minute
 
 func (db *DB) retry(ctx context.Context, run func() error) error {
+	return db.retryIf(ctx, db.dialect.IsRetryable, run)
+}
+
+// retryIf runs run until it succeeds, fails with an error that retryable
+// does not accept, or has run maxTries times.
+func (db *DB) retryIf(ctx context.Context, retryable func(error) bool, run func() error) error {
 	wait := time.Millisecond
 	for try := 1; ; try++ {
 		err := run()
-		if err == nil || try == maxTries || !db.dialect.IsRetryable(err) {
+		if err == nil || try == maxTries || !retryable(err) {
 			return err
 		}
 		jitter := time.Duration(rand.Int64N(int64(wait)))

@@ -1,0 +1,50 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/pathhook/pathhook"
+	"github.com/pathhook/pathhook/internal/pgtest"
+	"github.com/pathhook/pathhook/postgres"
+)
+
+// TestReadsSurviveEndedConnections: once the server ends the store's
+// connections (an operator's pg_terminate_backend, a restart), the next
+// read runs again on a new connection instead of failing.
+func TestReadsSurviveEndedConnections(t *testing.T) {
+	t.Parallel()
+	const app = "pathhook_connlost_test"
+	u := freshSchema(t) + "&application_name=" + app
+	db, err := postgres.Open(context.Background(), u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	svc := pathhook.NewService(pathhook.Config{Store: db})
+	org, err := svc.EnsureOrg(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // warm the pool
+		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, err := sql.Open("pgx", pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var ended int
+	if err := admin.QueryRow("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("ended %d connections: %v", ended, err)
+	}
+	for i := range 4 {
+		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
+			t.Fatalf("read %d after the connections ended: %v", i, err)
+		}
+	}
+}
