@@ -131,6 +131,39 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (string,
 	return key, k, err
 }
 
+// CreateFirstAPIKey creates org orgName if need be and, when no API key
+// exists yet in any org, a key for it, which it returns once; with keys
+// already there it returns "". Nodes starting together on a new database
+// make one key between them: the org's row is locked while each looks.
+func (s *Service) CreateFirstAPIKey(ctx context.Context, orgName, name string) (string, error) {
+	if _, err := s.EnsureOrg(ctx, orgName); err != nil {
+		return "", err
+	}
+	key, err := newAPIKeyValue()
+	if err != nil {
+		return "", err
+	}
+	now := s.clock.now()
+	created := false
+	err = s.store.Update(ctx, func(tx Tx) error {
+		created = false
+		o, err := tx.OrgByName(ctx, orgName) // locks it, in a database that locks rows
+		if err != nil {
+			return err
+		}
+		if has, err := tx.HasAPIKeys(ctx); err != nil || has {
+			return err
+		}
+		created = true
+		return tx.CreateAPIKey(ctx, &APIKey{ID: s.ids.next(PrefixAPIKey, now), OrgID: o.ID, Name: name, Hint: hint(key),
+			Hash: HashAPIKey(key), CreatedAt: now})
+	})
+	if err != nil || !created {
+		return "", err
+	}
+	return key, nil
+}
+
 // EnsureAPIKey makes sure that key, given by the operator, is a live key of
 // the org. It is stored as a hash like any other. A key that was revoked, or
 // that is another org's, is ECONFLICT: storing it again would bring a

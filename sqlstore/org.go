@@ -12,10 +12,11 @@ func (t *txn) CreateOrg(ctx context.Context, o *pathhook.Org) error {
 		[]any{o.ID, o.Name, micros(o.CreatedAt)}, "org %q already exists", o.Name)
 }
 
-// OrgByName returns the org with the given name.
+// OrgByName returns the org with the given name, locked in a write
+// transaction where the dialect locks rows.
 func (t *txn) OrgByName(ctx context.Context, name string) (*pathhook.Org, error) {
 	o := &pathhook.Org{}
-	err := t.queryRow(ctx, "SELECT id, name, created_at FROM orgs WHERE name = ?", name).
+	err := t.queryRow(ctx, "SELECT id, name, created_at FROM orgs WHERE name = ?"+t.forUpdate(), name).
 		Scan(&o.ID, &o.Name, timeCol{&o.CreatedAt})
 	if err := one(err, "org", pathhook.NotFound("org", name)); err != nil {
 		return nil, err

@@ -324,13 +324,9 @@ func bootstrap(ctx context.Context, svc *pathhook.Service, c *config, addr strin
 	if err != nil || has {
 		return err
 	}
-	o, err := svc.EnsureOrg(ctx, pathhook.DefaultOrg)
-	if err != nil {
-		return err
-	}
-	key, _, err := svc.CreateAPIKey(ctx, o.ID, "admin")
-	if err != nil {
-		return err
+	key, err := svc.CreateFirstAPIKey(ctx, pathhook.DefaultOrg, "admin")
+	if err != nil || key == "" {
+		return err // or another node made the first key meanwhile
 	}
 	fmt.Fprintf(stdout, "Created org %q with an admin API key. It is shown once; keep it safe:\n\n    %s\n\nSign in to the admin UI at http://%s/ or call the API with\n    curl -H 'Authorization: Bearer %s' http://%s/v1/pathways\n\n", pathhook.DefaultOrg, key, addr, key, addr)
 	log.Info("created org and admin key", "org", pathhook.DefaultOrg)

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"testing"
 
 	"github.com/pathhook/pathhook"
@@ -46,5 +47,48 @@ func TestReadsSurviveEndedConnections(t *testing.T) {
 		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
 			t.Fatalf("read %d after the connections ended: %v", i, err)
 		}
+	}
+}
+
+// TestOneFirstKey: nodes starting together on a new database make one
+// admin key between them, not one each.
+func TestOneFirstKey(t *testing.T) {
+	t.Parallel()
+	u := freshSchema(t)
+	ctx := context.Background()
+	const nodes = 8
+	keys := make(chan string, nodes)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range nodes {
+		db, err := postgres.Open(ctx, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		svc := pathhook.NewService(pathhook.Config{Store: db})
+		if _, err := svc.EnsureOrg(ctx, pathhook.DefaultOrg); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			<-start
+			key, err := svc.CreateFirstAPIKey(ctx, pathhook.DefaultOrg, "admin")
+			if err != nil {
+				t.Error(err)
+			}
+			keys <- key
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(keys)
+	made := 0
+	for k := range keys {
+		if k != "" {
+			made++
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d nodes made a first key, want 1", made)
 	}
 }
