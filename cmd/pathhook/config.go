@@ -33,6 +33,7 @@ type config struct {
 	rateLimit        float64
 	adminKey         string
 	secretKey        string
+	fromEnv          map[string]string // flag name to the environment variable that set it
 }
 
 // envFlag ties a flag to the environment variable that sets it when the
@@ -44,24 +45,51 @@ type envFlag struct {
 // parseFlags parses args into fs, then fills each flag the command line left
 // unset from its environment variable: flags win over the environment.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, envs []envFlag) error {
+	_, err := parseFlagsFrom(fs, args, getenv, envs)
+	return err
+}
+
+// parseFlagsFrom is parseFlags that also returns which flags their
+// environment variables set, by name.
+func parseFlagsFrom(fs *flag.FlagSet, args []string, getenv func(string) string, envs []envFlag) (map[string]string, error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fromEnv := map[string]string{}
 	for _, e := range envs {
 		v := getenv(e.env)
 		if set[e.name] || v == "" {
 			continue
 		}
 		if err := fs.Set(e.name, v); err != nil {
-			return fmt.Errorf("%s=%q: %v", e.env, v, err)
+			return nil, fmt.Errorf("%s=%q: %v%s", e.env, v, err, wanted(fs.Lookup(e.name)))
 		}
+		fromEnv[e.name] = e.env
 	}
-	return nil
+	return fromEnv, nil
+}
+
+// wanted says what form a flag's value takes, for an error about a value
+// that does not parse: the flag package says only "parse error".
+func wanted(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return " (want a Go duration such as 15s or 2h)"
+	case int:
+		return " (want a whole number)"
+	case float64:
+		return " (want a number)"
+	}
+	return ""
 }
 
 // boolValue is a boolean flag that takes only true, false, 1 and 0.
@@ -139,7 +167,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "delete ended deliveries older than this")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 1000, "API requests per second per key, with bursts of twice that; 0 turns limiting off")
-	err := parseFlags(fs, args, getenv, []envFlag{
+	fromEnv, err := parseFlagsFrom(fs, args, getenv, []envFlag{
 		{"addr", "PATHHOOK_ADDR"}, {"db", "PATHHOOK_DB"}, {"node", "PATHHOOK_NODE"}, {"results-dir", "PATHHOOK_RESULTS_DIR"}, {"platform", "PATHHOOK_PLATFORM"},
 		{"allow-http", "PATHHOOK_ALLOW_HTTP"}, {"allow-networks", "PATHHOOK_ALLOW_NETWORKS"}, {"secure-cookies", "PATHHOOK_SECURE_COOKIES"},
 		{"retry-schedule", "PATHHOOK_RETRY_SCHEDULE"}, {"delivery-timeout", "PATHHOOK_DELIVERY_TIMEOUT"},
@@ -150,31 +178,41 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
+	c.fromEnv = fromEnv
 	c.adminKey, c.secretKey = getenv("PATHHOOK_ADMIN_KEY"), getenv("PATHHOOK_SECRET_KEY")
 	return c, c.check()
+}
+
+// setting names a flag as the operator gave it: by its environment
+// variable if that is where its value came from.
+func (c *config) setting(name string) string {
+	if env, ok := c.fromEnv[name]; ok {
+		return env
+	}
+	return "--" + name
 }
 
 // check reports the first setting that cannot work.
 func (c *config) check() error {
 	switch {
 	case c.node != "" && !nodeName.MatchString(c.node):
-		return fmt.Errorf("--node %q: must be 1 to 128 letters, digits and . _ : -, beginning with a letter or digit", c.node)
+		return fmt.Errorf("%s %q: must be 1 to 128 letters, digits and . _ : -, beginning with a letter or digit", c.setting("node"), c.node)
 	case !platformName.MatchString(c.platform):
-		return fmt.Errorf("--platform %q: must be 1 to 64 letters, digits and -", c.platform)
+		return fmt.Errorf("%s %q: must be 1 to 64 letters, digits and -", c.setting("platform"), c.platform)
 	case c.deliveryTimeout <= 0:
-		return errors.New("--delivery-timeout: must be positive")
+		return fmt.Errorf("%s: must be positive", c.setting("delivery-timeout"))
 	case c.workers < 1:
-		return errors.New("--workers: must be at least 1")
+		return fmt.Errorf("%s: must be at least 1", c.setting("workers"))
 	case c.perWebhook < 1:
-		return errors.New("--per-webhook: must be at least 1")
+		return fmt.Errorf("%s: must be at least 1", c.setting("per-webhook"))
 	case c.autoDisableAfter <= 0:
-		return errors.New("--auto-disable-after: must be positive")
+		return fmt.Errorf("%s: must be positive", c.setting("auto-disable-after"))
 	case c.retention <= 0:
-		return errors.New("--retention: must be positive")
+		return fmt.Errorf("%s: must be positive", c.setting("retention"))
 	case c.rateLimit < 0:
-		return errors.New("--rate-limit: must not be negative")
+		return fmt.Errorf("%s: must not be negative", c.setting("rate-limit"))
 	case c.logFormat != "text" && c.logFormat != "json":
-		return fmt.Errorf("--log-format %q: must be text or json", c.logFormat)
+		return fmt.Errorf("%s %q: must be text or json", c.setting("log-format"), c.logFormat)
 	case c.adminKey != "" && len(c.adminKey) < 24:
 		return errors.New("PATHHOOK_ADMIN_KEY: must be at least 24 characters")
 	}

@@ -22,12 +22,16 @@ func TestServeConfigNamesTheBadSetting(t *testing.T) {
 	}{
 		{[]string{"--node", "a node"}, nil, `--node "a node": must be 1 to 128 letters, digits and . _ : -`},
 		{[]string{"--node", ".."}, nil, `--node "..": must be`},
-		{nil, map[string]string{"PATHHOOK_NODE": strings.Repeat("n", 129)}, "--node"},
+		{nil, map[string]string{"PATHHOOK_NODE": strings.Repeat("n", 129)}, `PATHHOOK_NODE "nnn`},
 		{[]string{"--platform", "Falkor Labs"}, nil, `--platform "Falkor Labs"`},
 		{[]string{"--workers", "0"}, nil, "--workers: must be at least 1"},
 		{[]string{"--retry-schedule", "5s,soon"}, nil, `delay 2 ("soon") is not a positive Go duration`},
-		{nil, map[string]string{"PATHHOOK_LOG_FORMAT": "xml"}, `--log-format "xml": must be text or json`},
+		{nil, map[string]string{"PATHHOOK_LOG_FORMAT": "xml"}, `PATHHOOK_LOG_FORMAT "xml": must be text or json`},
+		{[]string{"--log-format", "xml"}, nil, `--log-format "xml": must be text or json`},
 		{nil, map[string]string{"PATHHOOK_SECURE_COOKIES": "sure"}, `PATHHOOK_SECURE_COOKIES="sure"`},
+		{nil, map[string]string{"PATHHOOK_DELIVERY_TIMEOUT": "15"}, `PATHHOOK_DELIVERY_TIMEOUT="15": parse error (want a Go duration such as 15s or 2h)`},
+		{nil, map[string]string{"PATHHOOK_WORKERS": "abc"}, `PATHHOOK_WORKERS="abc": parse error (want a whole number)`},
+		{nil, map[string]string{"PATHHOOK_RATE_LIMIT": "fast"}, `PATHHOOK_RATE_LIMIT="fast": parse error (want a number)`},
 	} {
 		_, err := parseServeConfig(tc.args, testEnv(tc.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
