@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ func OpenOptions(ctx context.Context, path string, box pathhook.Sealer, o Option
 	// in-memory database cannot share.
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: %q is not a database file path (give a plain file path such as pathhook.db)", path)
+	}
+	// A new database is made readable by its owner only: it holds learners'
+	// names and emails. SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
 	}
 	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate", fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", writerCheckpointPages)))
 	if err != nil {

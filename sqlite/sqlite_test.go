@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,5 +98,26 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	_, err = sqlite.Open(context.Background(), path, nil)
 	if !errors.Is(err, sqlstore.ErrNewerSchema) || !strings.Contains(err.Error(), "schema version 999") {
 		t.Fatalf("opening a newer database: %v, want ErrNewerSchema naming version 999", err)
+	}
+}
+
+// TestANewDatabaseIsTheOwnersOnly: a new database file, and its WAL, can
+// be read by its owner alone: they hold learners' names and emails.
+func TestANewDatabaseIsTheOwnersOnly(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pathhook.db")
+	db, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group or others", p, fi.Mode().Perm())
+		}
 	}
 }
