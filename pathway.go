@@ -2,6 +2,7 @@ package pathhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -42,8 +43,12 @@ func (in *PathwayInput) validate() error {
 // escape, a NUL that PostgreSQL cannot store at all, an override that
 // shows text in another order than it is read), never meant.
 func checkText(v *validation, field, s string, max int, required bool) {
-	checkRunes(v, field, s, max, required, func(r rune) bool { return unicode.IsControl(r) || IsBidiControl(r) })
+	checkRunes(v, field, s, max, required, isLineControl)
 }
+
+// isLineControl reports what one line of text must not hold: a control
+// character or a bidirectional control.
+func isLineControl(r rune) bool { return unicode.IsControl(r) || IsBidiControl(r) }
 
 // IsBidiControl reports whether r is one of Unicode's embeddings,
 // overrides and isolates (U+202A to U+202E, U+2066 to U+2069), which
@@ -71,11 +76,21 @@ func checkRunes(v *validation, field, s string, max int, required bool, refused 
 	case utf8.RuneCountInString(s) > max:
 		v.add(field, "must be at most %d characters", max)
 	default:
-		if i := strings.IndexFunc(s, refused); i >= 0 {
-			r, _ := utf8.DecodeRuneInString(s[i:])
-			v.add(field, "must not contain control characters (character %d is U+%04X)", utf8.RuneCountInString(s[:i])+1, r)
+		if msg := refusedRune(s, refused); msg != "" {
+			v.add(field, "%s", msg)
 		}
 	}
+}
+
+// refusedRune returns the message for the first rune of s that refused
+// accepts, naming its place and code point, or "" when there is none.
+func refusedRune(s string, refused func(rune) bool) string {
+	i := strings.IndexFunc(s, refused)
+	if i < 0 {
+		return ""
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return fmt.Sprintf("must not contain control characters (character %d is U+%04X)", utf8.RuneCountInString(s[:i])+1, r)
 }
 
 // CanBeID reports whether s could be an id or a learner id at all:

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -100,9 +99,8 @@ func ParseWebhookURL(raw string, allowHTTP bool) (*url.URL, *Error) {
 	if !utf8.ValidString(raw) {
 		return nil, Invalid(field, "must be valid UTF-8")
 	}
-	if i := strings.IndexFunc(raw, func(r rune) bool { return unicode.IsControl(r) || IsBidiControl(r) }); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(raw[i:])
-		return nil, Invalid(field, "must not contain control characters (character %d is U+%04X)", utf8.RuneCountInString(raw[:i])+1, r)
+	if msg := refusedRune(raw, isLineControl); msg != "" {
+		return nil, Invalid(field, "%s", msg)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

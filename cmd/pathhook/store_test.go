@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,15 +16,6 @@ import (
 	"github.com/pathhook/pathhook/sqlstore"
 )
 
-func randomKey(t *testing.T) string {
-	t.Helper()
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(b[:])
-}
-
 // TestAWrongKeyIsRefused: a database whose webhook secrets were sealed
 // under one master key is not served under another, nor with its key file
 // lost (the new key file made for it is removed again): every delivery
@@ -36,7 +25,7 @@ func TestAWrongKeyIsRefused(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	db := filepath.Join(t.TempDir(), "pathhook.db")
-	key := randomKey(t)
+	key := newSecretKey()
 	store, err := openStore(ctx, db, key, false, log)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +45,7 @@ func TestAWrongKeyIsRefused(t *testing.T) {
 	}
 	store.Close()
 
-	_, err = openStore(ctx, db, randomKey(t), false, log)
+	_, err = openStore(ctx, db, newSecretKey(), false, log)
 	if !errors.Is(err, sqlstore.ErrWrongKey) || !strings.Contains(err.Error(), "PATHHOOK_SECRET_KEY is not the key") {
 		t.Errorf("another PATHHOOK_SECRET_KEY: %v", err)
 	}
