@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -263,16 +264,18 @@ func (s *fakeStore) held(owner string, l pathhook.Lease) *fakeDelivery {
 	return d
 }
 
-func (s *fakeStore) Unpark(_ context.Context, webhookID string, now time.Time) error {
+func (s *fakeStore) Unpark(_ context.Context, webhookID, from string, now time.Time, limit int) (n int, last string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, d := range s.deliveries {
-		if d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && d.leaseOwner == "" && d.deferred.After(now) {
-			d.deferred = time.Time{}
+	for _, id := range slices.Sorted(maps.Keys(s.deliveries)) {
+		d := s.deliveries[id]
+		if id >= from && n < limit && d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && d.leaseOwner == "" && d.deferred.After(now) {
+			d.deferred, last = time.Time{}, id
+			n++
 		}
 	}
 	s.unparks = append(s.unparks, webhookID)
-	return nil
+	return n, last, nil
 }
 
 // NextDue returns when the first pending delivery can be claimed: its next

@@ -192,3 +192,58 @@ func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 	}
 	t.Logf("%d of %d deliveries parked, %d parks, at most %d of one delivery", parkedDeliveries, backlog, total, worst)
 }
+
+// TestSQLiteUnknownSlowBacklogLeavesRoomForOthers: a webhook that has not
+// answered yet is taken for one whose attempts take the whole timeout, so
+// a large due backlog of a receiver that holds every request does not fill
+// the engine's memory with jobs that cannot start within their leases.
+// What cannot is parked, and another webhook's delivery, due after the
+// whole backlog, is attempted while the slow receiver still holds its
+// first requests. When unknown receivers counted as instant, the backlog
+// filled the queue and the other delivery waited for the leases to run
+// out.
+func TestSQLiteUnknownSlowBacklogLeavesRoomForOthers(t *testing.T) {
+	t.Parallel()
+	const backlog, queue = 300, 64
+	held := make(chan struct{})
+	slow := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { wait(t, held) })
+	t.Cleanup(func() { close(held) }) // before the receiver closes, which waits for its handlers
+	fast := newReceiver(t, nil)
+	s := newSystem(t, slow.URL)
+	// The backlog and the other delivery wait in the store, due: a Service
+	// without a dispatcher offers them to no engine.
+	ctx := context.Background()
+	svc := pathhook.NewService(pathhook.Config{Store: s.db, Clock: s.clock.Now, AllowHTTP: true})
+	for i := range backlog {
+		if _, err := svc.Enrol(ctx, s.org, s.pathway, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "learner-" + strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.clock.Add(time.Millisecond) // due after the backlog
+	p, err := svc.CreatePathway(ctx, s.org, pathhook.PathwayInput{Name: "Fire drill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, on := testSecret, true
+	other := p.Webhooks[0].ID
+	if _, err := svc.SetupWebhook(ctx, s.org, other, pathhook.WebhookSetup{URL: fast.URL, Secret: &secret}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SwitchWebhook(ctx, s.org, other, pathhook.WebhookSwitch{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Enrol(ctx, s.org, p.ID, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "learner-x"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	e := New(Config{Store: s.db, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
+		Timeout: 5 * time.Second, Lease: time.Minute, Workers: 8, PerWebhook: 2, QueueSize: queue, Logger: testLogger(t)})
+	s.run(e)
+	waitFor(t, "the other webhook's delivery", func() bool { return fast.count() == 1 })
+	waitFor(t, "its attempt to end", func() bool { return e.Stats().InFlight == 2 })
+	// With 5 s an attempt, two at a time, the first 22 can start within
+	// the minute's lease: 2 in flight and 20 queued. The rest were parked.
+	if st, n := e.Stats(), slow.count(); st.InFlight != 2 || st.Queued != 20 || n != 2 {
+		t.Errorf("stats %+v, slow receiver holding %d: want 2 in flight, 20 queued and 2 held", st, n)
+	}
+}

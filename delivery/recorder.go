@@ -17,6 +17,11 @@ const recordBatch = 512
 // releaseBatch is the most deliveries released or parked in one statement.
 const releaseBatch = 500
 
+// unparkBatch is the most parked deliveries brought back in one
+// transaction. A webhook's parked backlog may be hundreds of thousands:
+// results are written between its transactions.
+const unparkBatch = 2000
+
 // writeTimeout bounds one write to the store, including the final flush
 // when the engine stops.
 const writeTimeout = 10 * time.Second
@@ -50,11 +55,13 @@ type kept struct {
 
 // handback is leases to end at until: the zero time releases their
 // deliveries, a later one parks them until then. One with a webhook
-// instead brings that webhook's parked deliveries back.
+// instead brings that webhook's parked deliveries back, from the delivery
+// id from on.
 type handback struct {
 	until   time.Time
 	leases  []pathhook.Lease
 	webhook string
+	from    string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -77,11 +84,11 @@ func (r *recorder) release(leases ...pathhook.Lease) { r.handBack(time.Time{}, l
 // until. It never blocks.
 func (r *recorder) park(until time.Time, leases ...pathhook.Lease) { r.handBack(until, leases) }
 
-// unpark queues the return of a webhook's parked deliveries. It never
-// blocks.
-func (r *recorder) unpark(webhookID string) {
+// unpark queues the return of a webhook's parked deliveries, those whose
+// ids are from on. It never blocks.
+func (r *recorder) unpark(webhookID, from string) {
 	r.mu.Lock()
-	r.back = append(r.back, handback{webhook: webhookID})
+	r.back = append(r.back, handback{webhook: webhookID, from: from})
 	r.mu.Unlock()
 	r.poke()
 }
@@ -108,31 +115,57 @@ func (r *recorder) poke() {
 // values only: writes must still happen after the engine's context ends.
 func (r *recorder) run(ctx context.Context) {
 	var b batch
+	more := false // hand-backs left for the next call
 	for open := true; open; {
-		select {
-		case k, ok := <-r.results:
-			if !ok {
-				open = false
-				break
+		if more {
+			// Results that wait are written between the hand-backs.
+			select {
+			case k, ok := <-r.results:
+				open = ok && r.record(ctx, &b, k)
+			default:
 			}
-			b.add(k)
-			open = r.gather(&b)
-			failed := r.write(ctx, b.results)
-			r.tellSwitchOffs(b.results, failed)
-			if r.journal != nil {
-				// A result that could not be written stays in the
-				// journal: if the process stops before its delivery is
-				// attempted again, the next start restores it.
-				for _, i := range failed {
-					b.segs[i] = nil
-				}
-				r.journal.recorded(b.segs)
+		} else {
+			select {
+			case k, ok := <-r.results:
+				open = ok && r.record(ctx, &b, k)
+			case <-r.wake:
 			}
-			b.reset()
-		case <-r.wake:
 		}
-		r.handBackQueued(ctx)
+		more = r.handBackQueued(ctx)
 	}
+	// The engine is stopping: what is left is bounded in time, not lost
+	// (leases run out and parks end on their own).
+	for stop := time.Now().Add(writeTimeout); more; {
+		if time.Now().After(stop) {
+			r.mu.Lock()
+			rest := r.back
+			r.back = nil
+			r.mu.Unlock()
+			r.dropHandBacks(rest)
+			return
+		}
+		more = r.handBackQueued(ctx)
+	}
+}
+
+// record writes k and the results that gather adds to it as one batch,
+// and returns whether the results channel is still open.
+func (r *recorder) record(ctx context.Context, b *batch, k kept) (open bool) {
+	b.add(k)
+	open = r.gather(b)
+	failed := r.write(ctx, b.results)
+	r.tellSwitchOffs(b.results, failed)
+	if r.journal != nil {
+		// A result that could not be written stays in the journal: if the
+		// process stops before its delivery is attempted again, the next
+		// start restores it.
+		for _, i := range failed {
+			b.segs[i] = nil
+		}
+		r.journal.recorded(b.segs)
+	}
+	b.reset()
+	return open
 }
 
 // tellSwitchOffs calls disabled if one of results that were recorded (not
@@ -280,12 +313,15 @@ func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
 	return err
 }
 
-// handBackQueued releases and parks the deliveries queued by release and
-// park, a bounded number per statement. Once the store has not answered
-// within writeTimeout the rest are dropped, as any that fail are, rather
-// than each waiting writeTimeout more: leases run out and parks end on
-// their own.
-func (r *recorder) handBackQueued(ctx context.Context) {
+// handBackQueued releases, parks and brings back the deliveries queued by
+// release, park and unpark, in order, a bounded number per statement. It
+// runs at most one transaction that brings deliveries back (at most
+// unparkBatch) a call: after one, it keeps the rest of the queue for the
+// next call and returns true. Once the store has not answered within
+// writeTimeout the rest are dropped, as any that fail are, rather than
+// each waiting writeTimeout more: leases run out and parks end on their
+// own.
+func (r *recorder) handBackQueued(ctx context.Context) (more bool) {
 	r.mu.Lock()
 	back := r.back
 	r.back = nil
@@ -293,7 +329,7 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 	for k, hb := range back {
 		if hb.webhook != "" {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-			err := r.store.Unpark(ctx, hb.webhook, r.clock())
+			n, last, err := r.store.Unpark(ctx, hb.webhook, hb.from, r.clock(), unparkBatch)
 			cancel()
 			if err != nil {
 				// Not lost: they come back when their parks end.
@@ -301,9 +337,25 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 			}
 			if timedOut(err) {
 				r.dropHandBacks(back[k+1:])
-				return
+				return false
 			}
-			continue
+			if err != nil || n == 0 {
+				continue
+			}
+			// One transaction that brought deliveries back is enough for
+			// a call: the results that wait go first.
+			rest := back[k+1:]
+			if n == unparkBatch {
+				back[k].from = last // there may be more
+				rest = back[k:]
+			}
+			if len(rest) == 0 {
+				return false
+			}
+			r.mu.Lock()
+			r.back = append(rest, r.back...)
+			r.mu.Unlock()
+			return true
 		}
 		for until, leases := hb.until, hb.leases; len(leases) > 0; {
 			n := min(len(leases), releaseBatch)
@@ -321,11 +373,12 @@ func (r *recorder) handBackQueued(ctx context.Context) {
 			}
 			if timedOut(err) {
 				r.dropHandBacks(back[k+1:])
-				return
+				return false
 			}
 			leases = leases[n:]
 		}
 	}
+	return false
 }
 
 // dropHandBacks logs the hand-backs that a store that did not answer in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,4 +194,78 @@ type countingStore struct {
 func (s *countingStore) Release(ctx context.Context, owner string, leases []pathhook.Lease) error {
 	s.release(leases)
 	return s.fakeStore.Release(ctx, owner, leases)
+}
+
+// TestRecorderUnparksInBoundedTransactions: a webhook's parked backlog is
+// brought back unparkBatch deliveries a transaction, and a result that
+// comes meanwhile is written between them, not after the whole backlog.
+func TestRecorderUnparksInBoundedTransactions(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	store := newFakeStore(clock.Now)
+	var leases []pathhook.Lease
+	for i := range 2*unparkBatch + 1 {
+		job := store.add(newJob("wh_a", i, ""), time.Hour)
+		leases = append(leases, job.Lease())
+	}
+	late := store.add(newJob("wh_b", 0, ""), time.Hour)
+	var r *recorder
+	var mu sync.Mutex
+	var steps []string
+	step := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, s)
+	}
+	taken := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(steps)
+	}
+	st := &stepStore{fakeStore: store, unparked: func(n int) {
+		step(fmt.Sprint("unpark ", n))
+		if len(taken()) == 1 {
+			r.add(pathhook.Result{DeliveryID: late.DeliveryID, WebhookID: "wh_b", Status: pathhook.DeliverySucceeded,
+				Attempt: pathhook.Attempt{N: 1}}, nil)
+		}
+	}, recorded: func() { step("record") }}
+	c := Config{Store: st, Owner: store.owner, Clock: clock.Now, Logger: testLogger(t), FlushInterval: -1, Workers: 2}
+	r = newRecorder(&c)
+	r.park(clock.Now().Add(maxDefer), leases...)
+	r.unpark("wh_a", leases[0].DeliveryID)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(context.Background())
+	}()
+	waitFor(t, "the backlog to be brought back", func() bool { return len(taken()) == 4 })
+	r.close()
+	<-done
+	want := []string{fmt.Sprint("unpark ", unparkBatch), "record", fmt.Sprint("unpark ", unparkBatch), "unpark 1"}
+	if got := taken(); !slices.Equal(got, want) {
+		t.Errorf("steps %v, want %v", got, want)
+	}
+	for _, l := range leases {
+		if d := store.delivery(l.DeliveryID); !d.deferred.IsZero() {
+			t.Fatalf("%s is still deferred to %s", l.DeliveryID, d.deferred)
+		}
+	}
+}
+
+// stepStore is a fakeStore that reports each Unpark and Record.
+type stepStore struct {
+	*fakeStore
+	unparked func(n int)
+	recorded func()
+}
+
+func (s *stepStore) Unpark(ctx context.Context, webhookID, from string, now time.Time, limit int) (int, string, error) {
+	n, last, err := s.fakeStore.Unpark(ctx, webhookID, from, now, limit)
+	s.unparked(n)
+	return n, last, err
+}
+
+func (s *stepStore) Record(ctx context.Context, results []pathhook.Result) error {
+	s.recorded()
+	return s.fakeStore.Record(ctx, results)
 }

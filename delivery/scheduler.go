@@ -43,16 +43,33 @@ type hook struct {
 	ready   bool           // in the scheduler's ready list
 	fails   int            // attempts failed since the last success
 	latency time.Duration  // moving average of attempt durations
+	timed   bool           // whether latency has been measured
 	used    time.Time      // when it last had work
 	// deferredFrom and deferredUntil are when the turns of the jobs
-	// parked so far begin and end, and deferLatency the average attempt
-	// time when they were parked.
+	// parked so far begin and end, deferLatency the average attempt time
+	// when they were parked, and parkedFrom the least of their delivery
+	// ids: Unpark looks for them from there.
 	deferredFrom  time.Time
 	deferredUntil time.Time
 	deferLatency  time.Duration
+	parkedFrom    string
 	// changed is when the webhook last changed (replace): a job made
 	// before then carries it as it was.
 	changed time.Time
+}
+
+// estimate is how long the scheduler expects an attempt to the webhook to
+// take: its measured average, or, until one of its attempts has ended, the
+// longest one can take. Taking an unknown receiver for a fast one would let
+// a slow one with a large due backlog fill memory with jobs that cannot
+// start within their leases, while other webhooks' retries wait in the
+// store for room; it costs a fast one only the jobs that come before its
+// first answer, brought back by that answer (see undefer).
+func (s *scheduler) estimate(h *hook) time.Duration {
+	if !h.timed {
+		return s.timeout
+	}
+	return h.latency
 }
 
 // limit is how many attempts to the webhook may run at once.
@@ -75,7 +92,7 @@ type scheduler struct {
 	clock    func() time.Time
 	release  func(leases ...pathhook.Lease)                  // hands deliveries back to the store
 	park     func(until time.Time, leases ...pathhook.Lease) // defers them to until
-	unpark   func(webhookID string)                          // brings a webhook's deferred deliveries back
+	unpark   func(webhookID, from string)                    // brings a webhook's deferred deliveries back
 	wakeRoom func()
 
 	mu       sync.Mutex
@@ -93,7 +110,7 @@ type scheduler struct {
 }
 
 func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...pathhook.Lease),
-	park func(time.Time, ...pathhook.Lease), unpark func(string), wakeRoom func()) *scheduler {
+	park func(time.Time, ...pathhook.Lease), unpark func(webhookID, from string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
@@ -139,6 +156,9 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		if wait, ok := s.fits(h, &job, now); !ok {
 			if s.givable(&job, now) {
 				until := s.deferral(h, now, wait)
+				if h.parkedFrom == "" || job.DeliveryID < h.parkedFrom {
+					h.parkedFrom = job.DeliveryID
+				}
 				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
 					parked[n-1].leases = append(parked[n-1].leases, job.Lease())
 				} else {
@@ -164,7 +184,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 // deferral returns when a job of h that would wait wait for its turn in
 // memory is to come back from the store: at the next free turn after the
 // jobs already deferred, rounded down to deferStep (but no sooner than
-// wait), and no later than maxDefer from now.
+// wait), and no later than maxDefer from now, rounded down too.
 func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Time {
 	soonest := now.Add(wait)
 	turn := soonest
@@ -172,14 +192,14 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 	if run {
 		turn = h.deferredUntil
 	}
-	h.deferredUntil = turn.Add(h.latency / time.Duration(h.limit(s.perHook)))
-	h.deferLatency = h.latency
+	h.deferredUntil = turn.Add(s.estimate(h) / time.Duration(h.limit(s.perHook)))
+	h.deferLatency = s.estimate(h)
 	until := turn.Truncate(deferStep)
 	if until.Before(soonest) {
 		until = soonest
 	}
 	if last := now.Add(maxDefer); until.After(last) {
-		until = last
+		until = last.Truncate(deferStep) // one statement parks a run of them
 	}
 	if !run {
 		h.deferredFrom = until
@@ -203,7 +223,7 @@ func (s *scheduler) fits(h *hook, job *pathhook.Job, now time.Time) (wait time.D
 		return 0, true
 	}
 	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
-	wait = time.Duration(rounds) * h.latency
+	wait = time.Duration(rounds) * s.estimate(h)
 	return wait, s.live(job, now.Add(wait))
 }
 
@@ -278,8 +298,8 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 	} else {
 		h.fails++
 	}
-	if h.latency == 0 {
-		h.latency = took
+	if !h.timed {
+		h.latency, h.timed = took, true
 	} else {
 		h.latency += (took - h.latency) / 8
 	}
@@ -308,13 +328,13 @@ func (s *scheduler) undefer(h *hook) {
 		if !faster && !idle {
 			return
 		}
-		s.unpark(h.id)
+		s.unpark(h.id, h.parkedFrom)
 	}
 	h.forgetDeferred()
 }
 
 func (h *hook) forgetDeferred() {
-	h.deferredFrom, h.deferredUntil, h.deferLatency = time.Time{}, time.Time{}, 0
+	h.deferredFrom, h.deferredUntil, h.deferLatency, h.parkedFrom = time.Time{}, time.Time{}, 0, ""
 }
 
 // forget drops the queued jobs of webhooks that have been disabled (the
@@ -372,7 +392,7 @@ func (s *scheduler) stop() {
 		leases = s.givableLeases(leases, h, now)
 		s.drop(h)
 		if h.deferredUntil.After(now) {
-			s.unpark(h.id)
+			s.unpark(h.id, h.parkedFrom)
 			h.forgetDeferred()
 		}
 	}

@@ -14,6 +14,7 @@ type handedBack struct {
 	released []string
 	parked   []fakePark
 	unparked []string
+	from     []string // of each unpark, the delivery id it looks from
 }
 
 // newTestScheduler returns a scheduler on clock whose releases, parks and
@@ -24,7 +25,9 @@ func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack)
 		func(until time.Time, leases ...pathhook.Lease) {
 			back.parked = append(back.parked, fakePark{until, leaseIDs(leases)})
 		},
-		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
+		func(webhookID, from string) {
+			back.unparked, back.from = append(back.unparked, webhookID), append(back.from, from)
+		}, func() {})
 }
 
 func leaseIDs(leases []pathhook.Lease) []string {
@@ -272,6 +275,38 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 	}
 	if len(back.unparked) != 0 {
 		t.Fatalf("unparked %v while the webhook stayed slow", back.unparked)
+	}
+}
+
+// TestSchedulerTakesAnUnknownWebhookForSlow: until one of its attempts
+// has ended, a webhook is planned for as if each took the whole timeout;
+// its first quick answer brings back what that parked.
+func TestSchedulerTakesAnUnknownWebhookForSlow(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 2, 100, &back)
+	until := clock.Now().Add(time.Minute)
+	// At 5 s an attempt, two at a time, 22 start within the minute's lease
+	// with its 5 s timeout and margin.
+	s.add(leasedJobs("wh_a", 0, 29, until))
+	var parked []string
+	for _, p := range back.parked {
+		parked = append(parked, p.ids...)
+	}
+	if st := s.stats(); st.Queued != 22 || len(parked) != 8 || len(back.released) != 0 {
+		t.Fatalf("stats %+v, parked %v, released %v: want 22 queued and 8 parked", st, back.parked, back.released)
+	}
+	_, h, _ := s.next()
+	s.done(h, &pathhook.Result{Status: pathhook.DeliverySucceeded}, time.Millisecond)
+	if least := slices.Min(parked); !slices.Equal(back.unparked, []string{"wh_a"}) || !slices.Equal(back.from, []string{least}) {
+		t.Fatalf("unparked %v from %v after a quick first answer, want wh_a from %s", back.unparked, back.from, least)
+	}
+	// Measured, it takes what its pace allows.
+	back.parked = nil
+	s.add(leasedJobs("wh_a", 30, 99, until))
+	if st := s.stats(); st.Queued != 91 || len(back.parked) != 0 {
+		t.Fatalf("stats %+v, parked %v: want all 91 queued", st, back.parked)
 	}
 }
 

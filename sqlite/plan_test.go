@@ -29,15 +29,23 @@ func TestClaimUsesDueIndex(t *testing.T) {
 	}
 }
 
-// TestUnparkUsesDueIndex: un-parking a webhook reads the pending deliveries
-// due later through the due index, not the webhook's whole history.
-func TestUnparkUsesDueIndex(t *testing.T) {
+// TestUnparkUsesWebhookIndex: un-parking a webhook walks its deliveries
+// by id from the first it parked, not the due index, where every webhook's
+// parked deliveries lie.
+func TestUnparkUsesWebhookIndex(t *testing.T) {
 	t.Parallel()
 	db := open(t, nil)
-	plan := queryPlan(t, db, `EXPLAIN QUERY PLAN UPDATE deliveries SET due_at = next_attempt_at
-		WHERE status = 'pending' AND due_at > 1 AND webhook_id || '' = 'wh_x' AND lease_owner = '' AND due_at > next_attempt_at`)
-	if text := strings.Join(plan, "\n"); !strings.Contains(text, "USING INDEX deliveries_due") {
-		t.Errorf("unpark plan:\n%s\nwant a search of deliveries_due", text)
+	const parked = `webhook_id = 'wh_x' AND id >= 'dlv_a' AND status = 'pending' AND lease_owner = '' AND due_at + 0 > 1 AND due_at > next_attempt_at`
+	for _, query := range []string{
+		`SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries WHERE ` + parked + ` ORDER BY id LIMIT 100) ids`,
+		`UPDATE deliveries SET due_at = next_attempt_at WHERE ` + parked + ` AND id <= 'dlv_b'`,
+	} {
+		plan := queryPlan(t, db, "EXPLAIN QUERY PLAN "+query)
+		text := strings.Join(plan, "\n")
+		if !strings.Contains(text, "USING INDEX deliveries_webhook (webhook_id=? AND id>? AND id<?)") &&
+			!strings.Contains(text, "USING INDEX deliveries_webhook (webhook_id=? AND id>?)") || strings.Contains(text, "deliveries_due") {
+			t.Errorf("plan of %s:\n%s\nwant a search of deliveries_webhook", query, text)
+		}
 	}
 }
 

@@ -181,24 +181,41 @@ func (db *DB) Park(ctx context.Context, owner string, leases []pathhook.Lease, u
 	})
 }
 
-// Unpark makes the deliveries of a webhook that Park deferred past now due
-// at their next attempt time again, and tells the nodes of new work. It
-// reads the pending deliveries due after now through the due index: the
-// webhook's own index would walk its whole delivery history, so the query
-// appends an empty string to webhook_id, which keeps the planner off it.
-func (db *DB) Unpark(ctx context.Context, webhookID string, now time.Time) error {
-	return db.writeTx(ctx, func(t *txn) error {
-		res, err := t.exec(ctx, `UPDATE deliveries SET due_at = next_attempt_at
-			WHERE status = 'pending' AND due_at > ? AND webhook_id || '' = ? AND lease_owner = '' AND due_at > next_attempt_at`,
-			micros(now), webhookID)
+// Unpark makes up to limit deliveries of a webhook that Park deferred past
+// now, those whose ids are from on, due at their next attempt time again,
+// tells the nodes of new work, and returns how many it found parked and
+// the greatest of their ids. A backlog parked for an hour may hold
+// hundreds of thousands, more than one transaction should write: the
+// caller goes on from last while it gets limit.
+//
+// It walks the webhook's deliveries by id from from, which the engine
+// knows as the least id it parked, in two steps as EndBacklogs does: the
+// ids of a chunk, then the chunk's range. The due index would walk every
+// webhook's parked deliveries for each webhook's; due_at + 0 keeps the
+// planner off it.
+func (db *DB) Unpark(ctx context.Context, webhookID, from string, now time.Time, limit int) (n int, last string, err error) {
+	const parked = `webhook_id = ? AND id >= ? AND status = 'pending' AND lease_owner = '' AND due_at + 0 > ? AND due_at > next_attempt_at`
+	err = db.writeTx(ctx, func(t *txn) error {
+		var maxID sql.NullString
+		err := t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries WHERE `+parked+` ORDER BY id LIMIT ?) ids`,
+			webhookID, from, micros(now), limit).Scan(&n, &maxID)
 		if err != nil {
 			return fail("unpark", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
+		if n == 0 {
+			return nil
+		}
+		last = maxID.String
+		if _, err := t.exec(ctx, `UPDATE deliveries SET due_at = next_attempt_at WHERE `+parked+` AND id <= ?`,
+			webhookID, from, micros(now), last); err != nil {
+			return fail("unpark", err)
 		}
 		return t.newWork(ctx)
 	})
+	if err != nil {
+		return 0, "", err
+	}
+	return n, last, nil
 }
 
 // QueueStats returns how many deliveries are pending and when the oldest

@@ -209,15 +209,25 @@ func testPark(t *testing.T, h *harness) {
 	eqSlice(t, "claimed once the parks end", jobIDs(h.claim(t, "node-c", until, time.Minute, 10)),
 		[]string{ds[0].ID, ds[1].ID})
 
-	// Parked again, then brought back: due at once, and nothing else moves.
+	// Parked again, then brought back, a bounded number at a time: due at
+	// once, and nothing else moves.
 	later := until.Add(time.Second)
 	h.record(t, result(ds[4], 2, pathhook.DeliveryPending, later, 500)) // a retry at later+5s
 	if err := h.db.Park(h.ctx, "node-c", h.leases(t, ds[0].ID, ds[1].ID), later.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.Unpark(h.ctx, w.ID, later); err != nil {
-		t.Fatal(err)
+	if ds[0].ID >= ds[1].ID {
+		t.Fatalf("ids %s and %s out of order", ds[0].ID, ds[1].ID)
 	}
+	unpark := func(from string, limit, wantN int, wantLast string) {
+		t.Helper()
+		if n, last, err := h.db.Unpark(h.ctx, w.ID, from, later, limit); err != nil || n != wantN || last != wantLast {
+			t.Fatalf("Unpark from %s = %d, %q, %v; want %d, %q", from, n, last, err, wantN, wantLast)
+		}
+	}
+	unpark(ds[1].ID, 10, 1, ds[1].ID) // only from there on
+	unpark(ds[0].ID, 1, 1, ds[0].ID)
+	unpark(ds[0].ID, 1, 0, "")
 	eqSlice(t, "claimed once unparked", jobIDs(h.claim(t, "node-d", later, time.Minute, 10)), []string{ds[0].ID, ds[1].ID})
 	next, ok, err = h.db.NextDue(h.ctx)
 	if want := later.Add(5 * time.Second); err != nil || !ok || !next.Equal(want) {
