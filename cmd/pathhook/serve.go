@@ -143,7 +143,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 	if err == nil {
-		log.Info("shutting down")
+		log.Info("shutting down; a second Ctrl-C or SIGTERM stops at once")
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.deliveryTimeout+5*time.Second)
 		err = srv.Shutdown(shutCtx)
 		cancel()

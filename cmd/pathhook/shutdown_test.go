@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,5 +333,51 @@ func checkReleased(t *testing.T, db, secretKey string, pending int) {
 	}
 	if n != pending || len(jobs) != pending-1 {
 		t.Fatalf("after the shutdown %d deliveries are pending and %d claimable, want %d and %d", n, len(jobs), pending, pending-1)
+	}
+}
+
+// TestSecondSignalStopsAtOnce: a clean stop waits for the attempts in
+// flight, up to the delivery timeout; a second SIGTERM (or Ctrl-C) during
+// it ends the process at once.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	const key = "second-signal-admin-key-0123456789ab"
+	hang := newSlowReceiver(t, -1)
+	hang.open()
+	n := startNode(t, "serve", []string{"PATHHOOK_ADMIN_KEY=" + key},
+		"--db", filepath.Join(t.TempDir(), "pathhook.db"), "--addr", "127.0.0.1:0", "--allow-http",
+		"--allow-networks", "127.0.0.0/8", "--delivery-timeout", "10m")
+	s := &server{URL: n.url, Key: key}
+	var p pathwayJSON
+	s.call(t, "POST", "/v1/pathways", map[string]any{"name": "Hanging"}, 201, &p)
+	s.setUp(t, hookOf(t, p, "enrolments").ID, hang.URL, "second-signal-secret-0123456789abc")
+	s.call(t, "POST", "/v1/pathways/"+p.ID+"/enrolments", map[string]any{"learner": map[string]any{"id": "u-1"}}, 201, nil)
+	hang.waitFor(t, "the hanging attempt", func(reqs []slowRequest, inFlight int) bool { return inFlight == 1 })
+
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(n.log.String(), "shutting down") {
+		if time.Now().After(deadline) {
+			t.Fatal("no 'shutting down' in the log a minute after SIGTERM")
+		}
+		sleepBriefly()
+	}
+	select {
+	case <-n.exited:
+		t.Fatalf("the process exited (%v) with its attempt still held", n.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.exited:
+		if st, ok := n.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() || st.Signal() != syscall.SIGTERM {
+			t.Errorf("exited with %v, want ended by SIGTERM", n.err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("still running a minute after the second SIGTERM; its attempt has a 10-minute timeout")
 	}
 }
