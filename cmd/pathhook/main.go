@@ -35,8 +35,26 @@ func main() {
 		}
 		// Errors of the pathhook package say "pathhook:" themselves.
 		fmt.Fprintln(os.Stderr, "pathhook:", strings.TrimPrefix(err.Error(), "pathhook: "))
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitError is an error that a command ends with a given exit status: 1
+// unless it says otherwise.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode returns the exit status for a command that ended with err.
+func exitCode(err error) int {
+	if e, ok := errors.AsType[*exitError](err); ok {
+		return e.code
+	}
+	return 1
 }
 
 const usage = `usage: pathhook <command> [flags]

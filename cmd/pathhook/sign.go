@@ -55,9 +55,6 @@ func parseToolFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// parseSecret reads a --secret: the secret as set on the webhook, or its
-// Standard Webhooks form "whsec_" and base64, which the API and UI show
-// beside it, so that either can be pasted.
 // secretOf returns the secret of --secret or of --secret-file (its first
 // line), in either of parseSecret's forms.
 func secretOf(flagValue, file string) ([]byte, error) {
@@ -77,6 +74,9 @@ func secretOf(flagValue, file string) ([]byte, error) {
 	return parseSecret(flagValue)
 }
 
+// parseSecret reads a --secret: the secret as set on the webhook, or its
+// Standard Webhooks form "whsec_" and base64, which the API and UI show
+// beside it, so that either can be pasted.
 func parseSecret(s string) ([]byte, error) {
 	switch {
 	case s == "":

@@ -24,22 +24,27 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(fs.Output(), `usage: pathhook verify --secret S --signature sha256=... [--file F]
 
 Prints "valid" if the signature is that of the body under the secret, else
-fails with the reason. The body is checked byte for byte.`)
+fails with the reason. The body is checked byte for byte. Exits 0 when the
+signature is valid, 1 when it is not (it does not match, or is not a
+sha256=<hex> signature), and 2 when it could not be checked (a flag, the
+secret or the body).`)
 		fs.PrintDefaults()
 	}
+	// What keeps it from checking exits 2 (a -h still prints the usage).
+	unchecked := func(err error) error { return &exitError{code: 2, err: err} }
 	if err := parseToolFlags(fs, args); err != nil {
-		return err
+		return unchecked(err)
 	}
 	secret, err := secretOf(*secretFlag, *secretFile)
 	if err != nil {
-		return err
+		return unchecked(err)
 	}
 	if *sig == "" {
-		return errors.New("--signature is required: the sha256=... header value")
+		return unchecked(errors.New("--signature is required: the sha256=... header value"))
 	}
 	body, err := readBody(*file, stdin)
 	if err != nil {
-		return err
+		return unchecked(err)
 	}
 	if err := signature.Verify(secret, body, *sig); err != nil {
 		return err

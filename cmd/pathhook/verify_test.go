@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,5 +89,33 @@ func TestSignThenVerify(t *testing.T) {
 	args := []string{"--secret", toolSecret, "--signature", strings.TrimSpace(sig.String())}
 	if err := runVerify(context.Background(), args, strings.NewReader(body), &out, &stderr); err != nil || out.String() != "valid\n" {
 		t.Fatalf("runVerify = %v, %q", err, out.String())
+	}
+}
+
+// TestVerifyExitCodes: a script can tell a signature that is not valid
+// (1) from one that could not be checked (2).
+func TestVerifyExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"mismatch", []string{"--secret", toolSecret, "--signature", toolSig}, 1},
+		{"malformed", []string{"--secret", toolSecret, "--signature", "sha1=00"}, 1},
+		{"no signature", []string{"--secret", toolSecret}, 2},
+		{"no secret", []string{"--signature", toolSig}, 2},
+		{"unknown flag", []string{"--secret", toolSecret, "--signature", toolSig, "--nope"}, 2},
+		{"unreadable body", []string{"--secret", toolSecret, "--signature", toolSig, "--file", filepath.Join(t.TempDir(), "none")}, 2},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runVerify(context.Background(), tt.args, strings.NewReader("{}"), &stdout, &stderr)
+		if err == nil || exitCode(err) != tt.want {
+			t.Errorf("%s: runVerify = %v, exit %d; want exit %d", tt.name, err, exitCode(err), tt.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runVerify(context.Background(), []string{"-h"}, nil, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("runVerify -h = %v, want flag.ErrHelp (exit 0)", err)
 	}
 }
