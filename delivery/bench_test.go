@@ -132,9 +132,7 @@ func (s *nopStore) ReleaseLeases(context.Context, string) (int64, error)        
 func (s *nopStore) Release(context.Context, string, []pathhook.Lease) error         { return nil }
 func (s *nopStore) Park(context.Context, string, []pathhook.Lease, time.Time) error { return nil }
 
-func (s *nopStore) Unpark(context.Context, string, string, time.Time, int) (int, string, error) {
-	return 0, "", nil
-}
+func (s *nopStore) Unpark(context.Context, string, int) (int, error) { return 0, nil }
 func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {
 	return time.Time{}, false, nil
 }

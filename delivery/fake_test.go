@@ -264,18 +264,18 @@ func (s *fakeStore) held(owner string, l pathhook.Lease) *fakeDelivery {
 	return d
 }
 
-func (s *fakeStore) Unpark(_ context.Context, webhookID, from string, now time.Time, limit int) (n int, last string, err error) {
+func (s *fakeStore) Unpark(_ context.Context, webhookID string, limit int) (n int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range slices.Sorted(maps.Keys(s.deliveries)) {
 		d := s.deliveries[id]
-		if id >= from && n < limit && d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && d.leaseOwner == "" && d.deferred.After(now) {
-			d.deferred, last = time.Time{}, id
+		if n < limit && d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && d.leaseOwner == "" && d.deferred.After(d.next) {
+			d.deferred = time.Time{}
 			n++
 		}
 	}
 	s.unparks = append(s.unparks, webhookID)
-	return n, last, nil
+	return n, nil
 }
 
 // NextDue returns when the first pending delivery can be claimed: its next

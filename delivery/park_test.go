@@ -240,7 +240,7 @@ func TestSQLiteUnknownSlowBacklogLeavesRoomForOthers(t *testing.T) {
 		Timeout: 5 * time.Second, Lease: time.Minute, Workers: 8, PerWebhook: 2, QueueSize: queue, Logger: testLogger(t)})
 	s.run(e)
 	waitFor(t, "the other webhook's delivery", func() bool { return fast.count() == 1 })
-	waitFor(t, "its attempt to end", func() bool { return e.Stats().InFlight == 2 })
+	waitFor(t, "its attempt to end, and two of the backlog held", func() bool { return e.Stats().InFlight == 2 && slow.count() == 2 })
 	// With 5 s an attempt, two at a time, the first 22 can start within
 	// the minute's lease: 2 in flight and 20 queued. The rest were parked.
 	if st, n := e.Stats(), slow.count(); st.InFlight != 2 || st.Queued != 20 || n != 2 {

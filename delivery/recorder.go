@@ -55,13 +55,11 @@ type kept struct {
 
 // handback is leases to end at until: the zero time releases their
 // deliveries, a later one parks them until then. One with a webhook
-// instead brings that webhook's parked deliveries back, from the delivery
-// id from on.
+// instead brings that webhook's parked deliveries back.
 type handback struct {
 	until   time.Time
 	leases  []pathhook.Lease
 	webhook string
-	from    string
 }
 
 func newRecorder(c *Config) *recorder {
@@ -84,11 +82,11 @@ func (r *recorder) release(leases ...pathhook.Lease) { r.handBack(time.Time{}, l
 // until. It never blocks.
 func (r *recorder) park(until time.Time, leases ...pathhook.Lease) { r.handBack(until, leases) }
 
-// unpark queues the return of a webhook's parked deliveries, those whose
-// ids are from on. It never blocks.
-func (r *recorder) unpark(webhookID, from string) {
+// unpark queues the return of a webhook's parked deliveries. It never
+// blocks.
+func (r *recorder) unpark(webhookID string) {
 	r.mu.Lock()
-	r.back = append(r.back, handback{webhook: webhookID, from: from})
+	r.back = append(r.back, handback{webhook: webhookID})
 	r.mu.Unlock()
 	r.poke()
 }
@@ -133,8 +131,9 @@ func (r *recorder) run(ctx context.Context) {
 		}
 		more = r.handBackQueued(ctx)
 	}
-	// The engine is stopping: what is left is bounded in time, not lost
-	// (leases run out and parks end on their own).
+	// The engine is stopping: no hand-back call begins after writeTimeout,
+	// and what is left then is not lost (leases run out and parks end on
+	// their own).
 	for stop := time.Now().Add(writeTimeout); more; {
 		if time.Now().After(stop) {
 			r.mu.Lock()
@@ -329,7 +328,7 @@ func (r *recorder) handBackQueued(ctx context.Context) (more bool) {
 	for k, hb := range back {
 		if hb.webhook != "" {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-			n, last, err := r.store.Unpark(ctx, hb.webhook, hb.from, r.clock(), unparkBatch)
+			n, err := r.store.Unpark(ctx, hb.webhook, unparkBatch)
 			cancel()
 			if err != nil {
 				// Not lost: they come back when their parks end.
@@ -346,8 +345,7 @@ func (r *recorder) handBackQueued(ctx context.Context) (more bool) {
 			// a call: the results that wait go first.
 			rest := back[k+1:]
 			if n == unparkBatch {
-				back[k].from = last // there may be more
-				rest = back[k:]
+				rest = back[k:] // there may be more
 			}
 			if len(rest) == 0 {
 				return false

@@ -232,7 +232,7 @@ func TestRecorderUnparksInBoundedTransactions(t *testing.T) {
 	c := Config{Store: st, Owner: store.owner, Clock: clock.Now, Logger: testLogger(t), FlushInterval: -1, Workers: 2}
 	r = newRecorder(&c)
 	r.park(clock.Now().Add(maxDefer), leases...)
-	r.unpark("wh_a", leases[0].DeliveryID)
+	r.unpark("wh_a")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -259,10 +259,10 @@ type stepStore struct {
 	recorded func()
 }
 
-func (s *stepStore) Unpark(ctx context.Context, webhookID, from string, now time.Time, limit int) (int, string, error) {
-	n, last, err := s.fakeStore.Unpark(ctx, webhookID, from, now, limit)
+func (s *stepStore) Unpark(ctx context.Context, webhookID string, limit int) (int, error) {
+	n, err := s.fakeStore.Unpark(ctx, webhookID, limit)
 	s.unparked(n)
-	return n, last, err
+	return n, err
 }
 
 func (s *stepStore) Record(ctx context.Context, results []pathhook.Result) error {

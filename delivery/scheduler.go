@@ -46,13 +46,11 @@ type hook struct {
 	timed   bool           // whether latency has been measured
 	used    time.Time      // when it last had work
 	// deferredFrom and deferredUntil are when the turns of the jobs
-	// parked so far begin and end, deferLatency the average attempt time
-	// when they were parked, and parkedFrom the least of their delivery
-	// ids: Unpark looks for them from there.
+	// parked so far begin and end, and deferLatency the average attempt
+	// time when they were parked.
 	deferredFrom  time.Time
 	deferredUntil time.Time
 	deferLatency  time.Duration
-	parkedFrom    string
 	// changed is when the webhook last changed (replace): a job made
 	// before then carries it as it was.
 	changed time.Time
@@ -92,7 +90,7 @@ type scheduler struct {
 	clock    func() time.Time
 	release  func(leases ...pathhook.Lease)                  // hands deliveries back to the store
 	park     func(until time.Time, leases ...pathhook.Lease) // defers them to until
-	unpark   func(webhookID, from string)                    // brings a webhook's deferred deliveries back
+	unpark   func(webhookID string)                          // brings a webhook's deferred deliveries back
 	wakeRoom func()
 
 	mu       sync.Mutex
@@ -110,7 +108,7 @@ type scheduler struct {
 }
 
 func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...pathhook.Lease),
-	park func(time.Time, ...pathhook.Lease), unpark func(webhookID, from string), wakeRoom func()) *scheduler {
+	park func(time.Time, ...pathhook.Lease), unpark func(string), wakeRoom func()) *scheduler {
 	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
@@ -156,9 +154,6 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		if wait, ok := s.fits(h, &job, now); !ok {
 			if s.givable(&job, now) {
 				until := s.deferral(h, now, wait)
-				if h.parkedFrom == "" || job.DeliveryID < h.parkedFrom {
-					h.parkedFrom = job.DeliveryID
-				}
 				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
 					parked[n-1].leases = append(parked[n-1].leases, job.Lease())
 				} else {
@@ -328,13 +323,13 @@ func (s *scheduler) undefer(h *hook) {
 		if !faster && !idle {
 			return
 		}
-		s.unpark(h.id, h.parkedFrom)
+		s.unpark(h.id)
 	}
 	h.forgetDeferred()
 }
 
 func (h *hook) forgetDeferred() {
-	h.deferredFrom, h.deferredUntil, h.deferLatency, h.parkedFrom = time.Time{}, time.Time{}, 0, ""
+	h.deferredFrom, h.deferredUntil, h.deferLatency = time.Time{}, time.Time{}, 0
 }
 
 // forget drops the queued jobs of webhooks that have been disabled (the
@@ -392,7 +387,7 @@ func (s *scheduler) stop() {
 		leases = s.givableLeases(leases, h, now)
 		s.drop(h)
 		if h.deferredUntil.After(now) {
-			s.unpark(h.id, h.parkedFrom)
+			s.unpark(h.id)
 			h.forgetDeferred()
 		}
 	}

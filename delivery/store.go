@@ -34,12 +34,10 @@ type Store interface {
 	// then, unless Unpark brings them back first.
 	Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error
 	// Unpark makes up to limit of a webhook's pending deliveries that
-	// Park deferred past now, those whose ids are from on, due at their
-	// next attempt time again, so that polling, of any node, finds them at
-	// once. It returns how many it brought back, fewer than limit when no
-	// more are parked, and the greatest of their ids: the next call goes
-	// on from there.
-	Unpark(ctx context.Context, webhookID, from string, now time.Time, limit int) (n int, last string, err error)
+	// Park deferred due at their next attempt time again, so that polling,
+	// of any node, finds them at once. It returns how many it brought
+	// back, fewer than limit when no more are parked.
+	Unpark(ctx context.Context, webhookID string, limit int) (int, error)
 	// NextDue returns the earliest next attempt time of pending deliveries.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// DisableFailing disables enabled webhooks that have failed without a

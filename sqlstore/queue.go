@@ -181,42 +181,43 @@ func (db *DB) Park(ctx context.Context, owner string, leases []pathhook.Lease, u
 	})
 }
 
-// Unpark makes up to limit deliveries of a webhook that Park deferred past
-// now, those whose ids are from on, due at their next attempt time again,
-// tells the nodes of new work, and returns how many it found parked and
-// the greatest of their ids. A backlog parked for an hour may hold
+// Unpark makes up to limit deliveries of a webhook that Park deferred due
+// at their next attempt time again, tells the nodes of new work, and
+// returns how many it brought back. A backlog parked for an hour may hold
 // hundreds of thousands, more than one transaction should write: the
-// caller goes on from last while it gets limit.
+// caller goes on while it gets limit.
 //
-// It walks the webhook's deliveries by id from from, which the engine
-// knows as the least id it parked, in two steps as EndBacklogs does: the
-// ids of a chunk, then the chunk's range. The due index would walk every
-// webhook's parked deliveries for each webhook's; due_at + 0 keeps the
-// planner off it.
-func (db *DB) Unpark(ctx context.Context, webhookID, from string, now time.Time, limit int) (n int, last string, err error) {
-	const parked = `webhook_id = ? AND id >= ? AND status = 'pending' AND lease_owner = '' AND due_at + 0 > ? AND due_at > next_attempt_at`
+// It reads them through the partial index of parked deliveries
+// (deliveries_parked, whose condition is parked), in two steps as
+// EndBacklogs does: the greatest id of a chunk, then the chunk, which
+// leaves the index.
+func (db *DB) Unpark(ctx context.Context, webhookID string, limit int) (n int, err error) {
 	err = db.writeTx(ctx, func(t *txn) error {
-		var maxID sql.NullString
-		err := t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries WHERE `+parked+` ORDER BY id LIMIT ?) ids`,
-			webhookID, from, micros(now), limit).Scan(&n, &maxID)
+		var last sql.NullString
+		err := t.queryRow(ctx, `SELECT COUNT(*), MAX(id) FROM (SELECT id FROM deliveries
+				WHERE webhook_id = ? AND `+parked+` ORDER BY id LIMIT ?) ids`, webhookID, limit).Scan(&n, &last)
 		if err != nil {
 			return fail("unpark", err)
 		}
 		if n == 0 {
 			return nil
 		}
-		last = maxID.String
-		if _, err := t.exec(ctx, `UPDATE deliveries SET due_at = next_attempt_at WHERE `+parked+` AND id <= ?`,
-			webhookID, from, micros(now), last); err != nil {
+		if _, err := t.exec(ctx, `UPDATE deliveries SET due_at = next_attempt_at
+				WHERE webhook_id = ? AND `+parked+` AND id <= ?`, webhookID, last.String); err != nil {
 			return fail("unpark", err)
 		}
 		return t.newWork(ctx)
 	})
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
-	return n, last, nil
+	return n, nil
 }
+
+// parked is what a delivery that Park deferred, and nothing else, matches:
+// the condition of the deliveries_parked index, which a query must repeat
+// to read through it.
+const parked = "status = 'pending' AND lease_owner = '' AND due_at > next_attempt_at"
 
 // QueueStats returns how many deliveries are pending and when the oldest
 // of them was created (zero when none is).
