@@ -57,14 +57,18 @@ type hook struct {
 }
 
 // estimate is how long the scheduler expects an attempt to the webhook to
-// take: its measured average, or, until one of its attempts has ended, the
-// longest one can take. Taking an unknown receiver for a fast one would let
-// a slow one with a large due backlog fill memory with jobs that cannot
-// start within their leases, while other webhooks' retries wait in the
-// store for room; it costs a fast one only the jobs that come before its
-// first answer, brought back by that answer (see undefer).
+// take: its measured average. Until one of its attempts has ended, it is
+// nothing while the webhook holds fewer than unknownShare jobs, and the
+// longest an attempt can take beyond that. Taking every unknown receiver
+// for a fast one let a slow one with a large due backlog fill memory with
+// jobs that could not start within their leases, while other webhooks'
+// retries waited in the store for room; taking every one for slow parked
+// what many webhooks were offered at once (a backlog building while
+// receivers hold their requests), which then cost a write each to bring
+// back, though memory had room for it. A fast receiver's first answer
+// brings back what was parked (see undefer).
 func (s *scheduler) estimate(h *hook) time.Duration {
-	if !h.timed {
+	if !h.timed && len(h.queue)+h.active >= s.unknownShare {
 		return s.timeout
 	}
 	return h.latency
@@ -85,13 +89,16 @@ func (h *hook) limit(perHook int) int {
 type scheduler struct {
 	perHook  int
 	capacity int // jobs held, queued or in flight
-	lowWater int // room at which a waiting claimer is woken
-	timeout  time.Duration
-	clock    func() time.Time
-	release  func(leases ...pathhook.Lease)                  // hands deliveries back to the store
-	park     func(until time.Time, leases ...pathhook.Lease) // defers them to until
-	unpark   func(webhookID string)                          // brings a webhook's deferred deliveries back
-	wakeRoom func()
+	// unknownShare is how many jobs a webhook not yet heard from may
+	// hold before it is taken for slow (see estimate).
+	unknownShare int
+	lowWater     int // room at which a waiting claimer is woken
+	timeout      time.Duration
+	clock        func() time.Time
+	release      func(leases ...pathhook.Lease)                  // hands deliveries back to the store
+	park         func(until time.Time, leases ...pathhook.Lease) // defers them to until
+	unpark       func(webhookID string)                          // brings a webhook's deferred deliveries back
+	wakeRoom     func()
 
 	mu       sync.Mutex
 	cond     sync.Cond
@@ -109,7 +116,8 @@ type scheduler struct {
 
 func newScheduler(perHook, capacity int, timeout time.Duration, clock func() time.Time, release func(...pathhook.Lease),
 	park func(time.Time, ...pathhook.Lease), unpark func(string), wakeRoom func()) *scheduler {
-	s := &scheduler{perHook: perHook, capacity: capacity, lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
+	s := &scheduler{perHook: perHook, capacity: capacity, unknownShare: max(perHook, capacity/16),
+		lowWater: max(1, min(claimBatch, capacity/2)), timeout: timeout,
 		clock: clock, release: release, park: park, unpark: unpark, wakeRoom: wakeRoom, hooks: make(map[string]*hook),
 		held: make(map[string]struct{})}
 	s.cond.L = &s.mu

@@ -316,6 +316,33 @@ func TestSchedulerTakesAnUnknownWebhookForSlow(t *testing.T) {
 	}
 }
 
+// TestSchedulerLetsUnknownWebhooksShareMemory: a webhook not yet heard
+// from is taken for slow only once it holds a sixteenth of the memory, so
+// many of them offered jobs at once keep them in memory, and one alone
+// cannot fill it.
+func TestSchedulerLetsUnknownWebhooksShareMemory(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s := newTestScheduler(clock, 2, 160, &back) // a share of 10
+	// Leased for 20 s: at 5 s an attempt, two at a time, 6 would start.
+	until := clock.Now().Add(20 * time.Second)
+	for i := range 10 {
+		s.add(leasedJobs(fmt.Sprintf("wh_%d", i), 0, 9, until))
+	}
+	if st := s.stats(); st.Queued != 100 || len(back.parked) != 0 {
+		t.Fatalf("stats %+v, parked %v: want all 100 queued", st, back.parked)
+	}
+	s.add(leasedJobs("wh_0", 10, 11, until))
+	var parked []string
+	for _, p := range back.parked {
+		parked = append(parked, p.ids...)
+	}
+	if want := []string{"dlv_wh_0_10", "dlv_wh_0_11"}; !slices.Equal(parked, want) {
+		t.Fatalf("parked %v, want %v once wh_0 holds its share", parked, want)
+	}
+}
+
 // TestSchedulerUnparksAWebhookThatRecovers: once the attempts still running
 // for a webhook with parked jobs take half the time they took when the jobs
 // were parked, the scheduler brings its parked deliveries back, once.
