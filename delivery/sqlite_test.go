@@ -319,6 +319,8 @@ func TestSQLiteDisabledWebhookGetsNoStaleJobs(t *testing.T) {
 	}
 	close(release)
 	s.waitAttempts(first, 1) // the attempt in flight ends as it began
+	// The chores fail the backlog after the switch-off (EndBacklogs).
+	waitFor(t, "the second delivery to fail", func() bool { return s.delivery(second).Status != pathhook.DeliveryPending })
 	if d := s.delivery(second); d.Status != pathhook.DeliveryFailed || len(d.Attempts) != 0 || old.count() != 1 {
 		t.Errorf("second delivery %s with %d attempts, receiver got %d requests; want it failed, never sent", d.Status, len(d.Attempts), old.count())
 	}
