@@ -50,9 +50,7 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 			}
 			return pollInterval
 		}
-		for _, id := range e.sched.addClaimed(jobs) {
-			e.parkDue(ctx, id)
-		}
+		e.sched.add(jobs)
 		if len(jobs) < limit {
 			break
 		}
@@ -74,27 +72,4 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		return minPoll
 	}
 	return min(wait, pollInterval)
-}
-
-// parkDueBatch is the most due deliveries of one webhook parked where they
-// lie in one transaction.
-const parkDueBatch = 2000
-
-// parkDue parks where they lie the due deliveries of a webhook whose
-// claimed jobs were parked (see scheduler.addClaimed): a slow webhook's
-// due backlog is put out of the claims' way without each delivery being
-// leased and read first.
-func (e *Engine) parkDue(ctx context.Context, webhookID string) {
-	until, ok := e.sched.parkUntil(webhookID)
-	if !ok {
-		return
-	}
-	n, err := e.store.ParkDue(ctx, webhookID, e.c.Clock(), until, parkDueBatch)
-	if err != nil {
-		if ctx.Err() == nil {
-			e.c.Logger.Error("delivery: cannot park a slow webhook's due deliveries; claims take them as they come", "webhook", webhookID, "err", err)
-		}
-		return
-	}
-	e.sched.parkedDue(webhookID, n)
 }

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -132,19 +131,11 @@ func newScheduler(perHook, capacity int, timeout time.Duration, clock func() tim
 // memory and is not claimed straight back. A delivery already held is not
 // taken twice: a queued one takes the new job's lease (the store's lease
 // is the newer claim's), one in flight stays as it is.
-func (s *scheduler) add(jobs []pathhook.Job) { s.addJobs(jobs) }
-
-// addClaimed is add for jobs claimed from the store. It returns the
-// webhooks that had jobs parked: their other due deliveries, which the
-// next claims would otherwise lease and read only for them to be parked
-// too, are to be parked where they lie (Store.ParkDue, parkUntil).
-func (s *scheduler) addClaimed(jobs []pathhook.Job) (parkedHooks []string) { return s.addJobs(jobs) }
-
-func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks []string) {
+func (s *scheduler) add(jobs []pathhook.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
-		return nil // leases run out and polling finds them
+		return // leases run out and polling finds them
 	}
 	now := s.clock()
 	var overflow []pathhook.Lease
@@ -171,9 +162,6 @@ func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks []string) {
 		if wait, ok := s.fits(h, &job, now); !ok {
 			if s.givable(&job, now) {
 				until := s.deferral(h, now, wait)
-				if !slices.Contains(parkedHooks, h.id) {
-					parkedHooks = append(parkedHooks, h.id)
-				}
 				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
 					parked[n-1].leases = append(parked[n-1].leases, job.Lease())
 				} else {
@@ -194,7 +182,6 @@ func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks []string) {
 	for _, p := range parked {
 		s.park(p.until, p.leases...)
 	}
-	return parkedHooks
 }
 
 // deferral returns when a job of h that would wait wait for its turn in
@@ -221,39 +208,6 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 		h.deferredFrom = until
 	}
 	return until
-}
-
-// parkUntil returns when the due deliveries of webhook id that the store
-// is to park where they lie (Store.ParkDue) are to come back: at the next
-// turn of the webhook after its jobs in memory and those parked so far.
-// ok is false when the scheduler no longer has the webhook's state.
-func (s *scheduler) parkUntil(id string) (until time.Time, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.hooks[id]
-	if h == nil || s.stopped {
-		return until, false
-	}
-	now := s.clock()
-	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
-	return s.deferral(h, now, time.Duration(rounds)*s.estimate(h)), true
-}
-
-// parkedDue takes n deliveries of webhook id, parked where they lay
-// until parkUntil's time, for turns of the webhook: those parked after
-// them come later.
-func (s *scheduler) parkedDue(id string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.hooks[id]
-	if h == nil || n <= 1 {
-		return
-	}
-	last := s.clock().Add(maxDefer)
-	h.deferredUntil = h.deferredUntil.Add(time.Duration(n-1) * s.estimate(h) / time.Duration(h.limit(s.perHook)))
-	if h.deferredUntil.After(last) {
-		h.deferredUntil = last
-	}
 }
 
 // givable reports whether job's lease is worth releasing or parking:

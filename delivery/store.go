@@ -33,11 +33,6 @@ type Store interface {
 	// deliveries, and defers those to until: no node claims them before
 	// then, unless Unpark brings them back first.
 	Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error
-	// ParkDue defers to until, as Park does, up to limit of a webhook's
-	// pending deliveries that are due at now and leased to no node (or
-	// whose lease has run out), without claiming them, and returns how
-	// many it deferred, those due first first.
-	ParkDue(ctx context.Context, webhookID string, now, until time.Time, limit int) (int, error)
 	// Unpark makes up to limit of a webhook's pending deliveries that
 	// Park deferred due at their next attempt time again, so that polling,
 	// of any node, finds them at once. It returns how many it brought
