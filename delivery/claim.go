@@ -50,7 +50,9 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 			}
 			return pollInterval
 		}
-		e.sched.add(jobs)
+		for _, id := range e.sched.addClaimed(jobs) {
+			e.parkDue(ctx, id)
+		}
 		if len(jobs) < limit {
 			break
 		}
@@ -72,4 +74,27 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		return minPoll
 	}
 	return min(wait, pollInterval)
+}
+
+// parkDueBatch is the most due deliveries of one webhook parked where they
+// lie in one transaction.
+const parkDueBatch = 2000
+
+// parkDue parks where they lie the due deliveries of a webhook whose
+// claimed jobs were parked (see scheduler.addClaimed): a slow webhook's
+// due backlog is put out of the claims' way without each delivery being
+// leased and read first.
+func (e *Engine) parkDue(ctx context.Context, webhookID string) {
+	from, step, ok := e.sched.parkTurns(webhookID, parkDueBatch)
+	if !ok {
+		return
+	}
+	n, err := e.store.ParkDue(ctx, webhookID, e.c.Clock(), from, step, parkDueBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.c.Logger.Error("delivery: cannot park a slow webhook's due deliveries; claims take them as they come", "webhook", webhookID, "err", err)
+		}
+		return
+	}
+	e.sched.parkedDue(webhookID, n, from, step)
 }

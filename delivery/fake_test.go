@@ -264,6 +264,22 @@ func (s *fakeStore) held(owner string, l pathhook.Lease) *fakeDelivery {
 	return d
 }
 
+func (s *fakeStore) ParkDue(_ context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (n int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := slices.Clone(s.order)
+	slices.SortStableFunc(ids, func(a, b string) int { return s.deliveries[a].due().Compare(s.deliveries[b].due()) })
+	for _, id := range ids {
+		d := s.deliveries[id]
+		if n < limit && d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && !d.next.After(now) &&
+			!d.deferred.After(now) && (d.leaseOwner == "" || d.leaseUntil.Before(now)) {
+			d.leaseOwner, d.leaseUntil, d.deferred = "", time.Time{}, from.Add(time.Duration(n)*step)
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *fakeStore) Unpark(_ context.Context, webhookID string, limit int) (n int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

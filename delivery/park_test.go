@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,7 +202,8 @@ func TestSQLiteSlowBacklogIsParkedAboutOnce(t *testing.T) {
 // whole backlog, is attempted while the slow receiver still holds its
 // first requests. When unknown receivers counted as instant, the backlog
 // filled the queue and the other delivery waited for the leases to run
-// out.
+// out. The backlog is parked where it lies once its first claimed jobs
+// are parked, not claimed and read a batch at a time.
 func TestSQLiteUnknownSlowBacklogLeavesRoomForOthers(t *testing.T) {
 	t.Parallel()
 	const backlog, queue = 300, 64
@@ -236,14 +238,30 @@ func TestSQLiteUnknownSlowBacklogLeavesRoomForOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e := New(Config{Store: s.db, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
+	store := &claimCounter{Store: s.db}
+	e := New(Config{Store: store, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now, Rand: func() float64 { return 0.5 },
 		Timeout: 5 * time.Second, Lease: time.Minute, Workers: 8, PerWebhook: 2, QueueSize: queue, Logger: testLogger(t)})
 	s.run(e)
 	waitFor(t, "the other webhook's delivery", func() bool { return fast.count() == 1 })
+	if n := store.claimed.Load(); n > 2*queue+1 {
+		t.Errorf("%d deliveries claimed: want the backlog of %d parked where it lies, not claimed", n, backlog)
+	}
 	waitFor(t, "its attempt to end, and two of the backlog held", func() bool { return e.Stats().InFlight == 2 && slow.count() == 2 })
 	// With 5 s an attempt, two at a time, the first 22 can start within
 	// the minute's lease: 2 in flight and 20 queued. The rest were parked.
 	if st, n := e.Stats(), slow.count(); st.InFlight != 2 || st.Queued != 20 || n != 2 {
 		t.Errorf("stats %+v, slow receiver holding %d: want 2 in flight, 20 queued and 2 held", st, n)
 	}
+}
+
+// claimCounter is a store that counts the deliveries ClaimDue claims.
+type claimCounter struct {
+	Store
+	claimed atomic.Int64
+}
+
+func (s *claimCounter) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	jobs, err := s.Store.ClaimDue(ctx, owner, now, until, limit)
+	s.claimed.Add(int64(len(jobs)))
+	return jobs, err
 }

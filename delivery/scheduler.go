@@ -131,11 +131,30 @@ func newScheduler(perHook, capacity int, timeout time.Duration, clock func() tim
 // memory and is not claimed straight back. A delivery already held is not
 // taken twice: a queued one takes the new job's lease (the store's lease
 // is the newer claim's), one in flight stays as it is.
-func (s *scheduler) add(jobs []pathhook.Job) {
+func (s *scheduler) add(jobs []pathhook.Job) { s.addJobs(jobs) }
+
+// addClaimed is add for jobs claimed from the store. It returns the
+// webhooks that had half of the claim or more parked: their other due
+// deliveries, which the next claims would otherwise lease and read only
+// for them to be parked too, are to be parked where they lie
+// (Store.ParkDue, parkTurns). A webhook with fewer is left to the claims:
+// finding its due deliveries among the others' would cost more.
+func (s *scheduler) addClaimed(jobs []pathhook.Job) []string {
+	var dense []string
+	for id, n := range s.addJobs(jobs) {
+		if 2*n >= len(jobs) {
+			dense = append(dense, id)
+		}
+	}
+	return dense
+}
+
+// addJobs adds jobs and returns how many of each webhook's it parked.
+func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
-		return // leases run out and polling finds them
+		return nil // leases run out and polling finds them
 	}
 	now := s.clock()
 	var overflow []pathhook.Lease
@@ -162,6 +181,10 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 		if wait, ok := s.fits(h, &job, now); !ok {
 			if s.givable(&job, now) {
 				until := s.deferral(h, now, wait)
+				if parkedHooks == nil {
+					parkedHooks = make(map[string]int)
+				}
+				parkedHooks[h.id]++
 				if n := len(parked); n > 0 && parked[n-1].until.Equal(until) {
 					parked[n-1].leases = append(parked[n-1].leases, job.Lease())
 				} else {
@@ -182,6 +205,7 @@ func (s *scheduler) add(jobs []pathhook.Job) {
 	for _, p := range parked {
 		s.park(p.until, p.leases...)
 	}
+	return parkedHooks
 }
 
 // deferral returns when a job of h that would wait wait for its turn in
@@ -208,6 +232,48 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 		h.deferredFrom = until
 	}
 	return until
+}
+
+// parkTurns returns the turns of the webhook for up to limit of its due
+// deliveries that the store is to park where they lie (Store.ParkDue):
+// the first at from, the next at from+step and so on, after its jobs in
+// memory and those parked so far, and none later than maxDefer from now.
+// ok is false when the scheduler no longer has the webhook's state.
+func (s *scheduler) parkTurns(id string, limit int) (from time.Time, step time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hooks[id]
+	if h == nil || s.stopped {
+		return from, 0, false
+	}
+	now := s.clock()
+	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
+	from = s.deferral(h, now, time.Duration(rounds)*s.estimate(h))
+	step = s.estimate(h) / time.Duration(h.limit(s.perHook))
+	if room := now.Add(maxDefer).Sub(from); step*time.Duration(limit) > room {
+		step = max(0, room/time.Duration(limit))
+	}
+	return from, step, true
+}
+
+// parkedDue books the turns of n deliveries of webhook id that the store
+// parked where they lay at parkTurns' times: those parked after them come
+// later. If the webhook's deferred deliveries were brought back meanwhile
+// (undefer), these are too: they were parked after that.
+func (s *scheduler) parkedDue(id string, n int, from time.Time, step time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hooks[id]
+	if h == nil || n == 0 {
+		return
+	}
+	if h.deferredUntil.IsZero() {
+		s.unpark(id)
+		return
+	}
+	if end := from.Add(time.Duration(n) * step); end.After(h.deferredUntil) {
+		h.deferredUntil = end
+	}
 }
 
 // givable reports whether job's lease is worth releasing or parking:

@@ -343,6 +343,38 @@ func TestSchedulerLetsUnknownWebhooksShareMemory(t *testing.T) {
 	}
 }
 
+// TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie: the deliveries
+// the store parks where they lie get the webhook's next turns one after
+// another, and jobs parked later come after them; if the webhook's parked
+// deliveries were brought back meanwhile, these are too.
+func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s, until := slowScheduler(clock, &back, "wh_a") // 20 s an attempt, one at a time
+	from, step, ok := s.parkTurns("wh_a", 10)
+	if !ok || step != 20*time.Second || !from.After(clock.Now()) {
+		t.Fatalf("parkTurns = %v, %v, %v; want turns 20 s apart, from after now", from, step, ok)
+	}
+	s.parkedDue("wh_a", 10, from, step)
+	back.parked = nil
+	s.add([]pathhook.Job{leased(newJob("wh_a", 20, ""), until)})
+	if want := from.Add(10 * step).Truncate(deferStep); len(back.parked) != 1 || back.parked[0].until.Before(want) {
+		t.Fatalf("parked %v; want the next job after the 10 turns booked, at %v or later", back.parked, want)
+	}
+	// Turns never go past maxDefer from now.
+	if from, step, _ := s.parkTurns("wh_a", 1000); from.Add(1000 * step).After(clock.Now().Add(maxDefer)) {
+		t.Errorf("turns from %v every %v end after maxDefer", from, step)
+	}
+	// Brought back meanwhile (undefer forgets the deferral): unparked.
+	from, step, _ = s.parkTurns("wh_a", 10)
+	s.hooks["wh_a"].forgetDeferred()
+	s.parkedDue("wh_a", 10, from, step)
+	if !slices.Equal(back.unparked, []string{"wh_a"}) {
+		t.Errorf("unparked %v, want wh_a: its deliveries were parked after the rest came back", back.unparked)
+	}
+}
+
 // TestSchedulerUnparksAWebhookThatRecovers: once the attempts still running
 // for a webhook with parked jobs take half the time they took when the jobs
 // were parked, the scheduler brings its parked deliveries back, once.

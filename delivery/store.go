@@ -33,6 +33,12 @@ type Store interface {
 	// deliveries, and defers those to until: no node claims them before
 	// then, unless Unpark brings them back first.
 	Park(ctx context.Context, owner string, leases []pathhook.Lease, until time.Time) error
+	// ParkDue defers, as Park does, up to limit of a webhook's pending
+	// deliveries that are due at now and leased to no node (or whose
+	// lease has run out), without claiming them, and returns how many it
+	// deferred: those due first first, the first to from, the next to
+	// from+step and so on.
+	ParkDue(ctx context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (int, error)
 	// Unpark makes up to limit of a webhook's pending deliveries that
 	// Park deferred due at their next attempt time again, so that polling,
 	// of any node, finds them at once. It returns how many it brought

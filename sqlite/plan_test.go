@@ -29,6 +29,21 @@ func TestClaimUsesDueIndex(t *testing.T) {
 	}
 }
 
+// TestParkDueUsesDueIndex: parking a webhook's due deliveries where they
+// lie reads them through the due index, as a claim does.
+func TestParkDueUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	db := open(t, nil)
+	plan := queryPlan(t, db, `EXPLAIN QUERY PLAN WITH due AS (SELECT d.id FROM deliveries d
+			WHERE d.status = 'pending' AND d.due_at <= 1 AND d.next_attempt_at <= 1 AND d.lease_until < 1 AND d.webhook_id || '' = 'wh_x'
+			ORDER BY d.due_at LIMIT 100)
+		UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = 2 FROM due
+		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < 1`)
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "USING INDEX deliveries_due") {
+		t.Errorf("park due plan:\n%s\nwant a search of deliveries_due", text)
+	}
+}
+
 // TestUnparkUsesParkedIndex: un-parking a webhook reads its parked
 // deliveries through the index of parked deliveries, not its whole history
 // (deliveries_webhook) or every webhook's parked deliveries (deliveries_due).

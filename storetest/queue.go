@@ -239,6 +239,41 @@ func testPark(t *testing.T, h *harness) {
 		[]string{ds[0].ID, ds[1].ID, ds[3].ID})
 }
 
+// testParkDue: a webhook's due deliveries are parked without being claimed,
+// a bounded number at a time, those due first first, at stepped turns;
+// leased ones (unless the lease ran out), ones not yet due and other
+// webhooks' stay as they are; Unpark brings them back.
+func testParkDue(t *testing.T, h *harness) {
+	w, ds := h.queued(t, 5)
+	_, others := h.queued(t, 1)
+	now := h.clock.Now()
+	eqSlice(t, "claimed by node-a", jobIDs(h.claim(t, "node-a", now, 3*time.Hour, 1)), []string{ds[0].ID})
+	// ds[4] fails its first attempt: its retry is due 5 s later.
+	eqSlice(t, "claimed by node-b", jobIDs(h.claim(t, "node-b", now, time.Second, 4)), []string{ds[1].ID, ds[2].ID, ds[3].ID, ds[4].ID})
+	h.record(t, result(ds[4], 1, pathhook.DeliveryPending, now, 500))
+	later := now.Add(2 * time.Second) // node-b's leases have run out, node-a's not
+	from := later.Add(time.Hour)
+	parkDue := func(from time.Time, limit, want int) {
+		t.Helper()
+		if n, err := h.db.ParkDue(h.ctx, w.ID, later, from, time.Second, limit); err != nil || n != want {
+			t.Fatalf("ParkDue(%d) = %d, %v; want %d", limit, n, err, want)
+		}
+	}
+	parkDue(from, 2, 2)                     // ds[1] at from, ds[2] a second later
+	parkDue(from.Add(2*time.Second), 10, 1) // ds[3] two seconds later
+	parkDue(from, 10, 0)
+	got := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	eq(t, "a parked delivery's lease", got.LeaseOwner, "")
+	eqSlice(t, "claimed after the parks", jobIDs(h.claim(t, "node-c", later, 3*time.Hour, 10)), []string{others[0].ID})
+	eqSlice(t, "claimed once the retry is due", jobIDs(h.claim(t, "node-c", now.Add(5*time.Second), 3*time.Hour, 10)), []string{ds[4].ID})
+	eqSlice(t, "claimed at the first turn", jobIDs(h.claim(t, "node-c", from, time.Minute, 10)), []string{ds[1].ID})
+	eqSlice(t, "claimed at the second", jobIDs(h.claim(t, "node-c", from.Add(time.Second), time.Minute, 10)), []string{ds[2].ID})
+	if n, err := h.db.Unpark(h.ctx, w.ID, 10); err != nil || n != 1 {
+		t.Fatalf("Unpark = %d, %v; want 1", n, err)
+	}
+	eqSlice(t, "claimed once unparked", jobIDs(h.claim(t, "node-c", later, time.Minute, 10)), []string{ds[3].ID})
+}
+
 // testReleaseLeases holds what a node restarted under its old name frees:
 // its predecessor's leases, and nothing of other nodes' or parked work.
 func testReleaseLeases(t *testing.T, h *harness) {

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"Release", testRelease},
 		{"Release a node's leases", testReleaseLeases},
 		{"Park", testPark},
+		{"Park due deliveries where they lie", testParkDue},
 		{"Disable failing", testDisableFailing},
 		{"End a backlog", testEndBacklog},
 		{"A switch-off lingers", testEndBacklogLingers},
