@@ -219,7 +219,13 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 	if run {
 		turn = h.deferredUntil
 	}
+	// Turns past maxDefer are all booked at maxDefer: booking them further
+	// out would have the jobs that come back then parked behind turns that
+	// no job holds, and the webhook idle until those.
 	h.deferredUntil = turn.Add(s.estimate(h) / time.Duration(h.limit(s.perHook)))
+	if last := now.Add(maxDefer); h.deferredUntil.After(last) {
+		h.deferredUntil = last
+	}
 	h.deferLatency = s.estimate(h)
 	until := turn.Truncate(deferStep)
 	if until.Before(soonest) {

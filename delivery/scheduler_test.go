@@ -375,6 +375,28 @@ func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
 	}
 }
 
+// TestSchedulerBooksNoTurnPastMaxDefer: a backlog of more than maxDefer
+// of work piles up at maxDefer, and the turns booked stop there too, so
+// that when the pile comes back what does not fit is parked for the turns
+// that follow at once, not behind turns booked for jobs that came back
+// with the pile.
+func TestSchedulerBooksNoTurnPastMaxDefer(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s, until := slowScheduler(clock, &back, "wh_a") // 20 s an attempt, one at a time
+	s.add(leasedJobs("wh_a", 10, 400, until))       // 2 h 10 min of work
+	if last := clock.Now().Add(maxDefer); s.hooks["wh_a"].deferredUntil.After(last) {
+		t.Fatalf("turns booked until %v, past maxDefer (%v)", s.hooks["wh_a"].deferredUntil, last)
+	}
+	clock.Add(maxDefer)
+	back.parked = nil
+	s.add(leasedJobs("wh_a", 1000, 1100, clock.Now().Add(time.Minute)))
+	if len(back.parked) == 0 || back.parked[0].until.After(clock.Now().Add(2*time.Minute)) {
+		t.Fatalf("parked %v: want the pile parked from the turns that follow at once", back.parked)
+	}
+}
+
 // TestSchedulerUnparksAWebhookThatRecovers: once the attempts still running
 // for a webhook with parked jobs take half the time they took when the jobs
 // were parked, the scheduler brings its parked deliveries back, once.
