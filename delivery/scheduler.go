@@ -74,6 +74,19 @@ func (s *scheduler) estimate(h *hook) time.Duration {
 	return h.latency
 }
 
+// pace is the time between the starts of the webhook's attempts when they
+// follow one another at its limit: its turns are that far apart.
+func (s *scheduler) pace(h *hook) time.Duration {
+	return s.estimate(h) / time.Duration(h.limit(s.perHook))
+}
+
+// wait is how long a job queued now behind the webhook's other work would
+// wait for its turn.
+func (s *scheduler) wait(h *hook) time.Duration {
+	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
+	return time.Duration(rounds) * s.estimate(h)
+}
+
 // limit is how many attempts to the webhook may run at once.
 func (h *hook) limit(perHook int) int {
 	if h.fails >= breakAfter {
@@ -222,7 +235,7 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 	// Turns past maxDefer are all booked at maxDefer: booking them further
 	// out would have the jobs that come back then parked behind turns that
 	// no job holds, and the webhook idle until those.
-	h.deferredUntil = turn.Add(s.estimate(h) / time.Duration(h.limit(s.perHook)))
+	h.deferredUntil = turn.Add(s.pace(h))
 	if last := now.Add(maxDefer); h.deferredUntil.After(last) {
 		h.deferredUntil = last
 	}
@@ -253,9 +266,7 @@ func (s *scheduler) parkTurns(id string, limit int) (from time.Time, step time.D
 		return from, 0, false
 	}
 	now := s.clock()
-	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
-	from = s.deferral(h, now, time.Duration(rounds)*s.estimate(h))
-	step = s.estimate(h) / time.Duration(h.limit(s.perHook))
+	from, step = s.deferral(h, now, s.wait(h)), s.pace(h)
 	if room := now.Add(maxDefer).Sub(from); step*time.Duration(limit) > room {
 		step = max(0, room/time.Duration(limit))
 	}
@@ -297,8 +308,7 @@ func (s *scheduler) fits(h *hook, job *pathhook.Job, now time.Time) (wait time.D
 	if job.LeaseUntil.IsZero() {
 		return 0, true
 	}
-	rounds := (len(h.queue) + h.active) / h.limit(s.perHook)
-	wait = time.Duration(rounds) * s.estimate(h)
+	wait = s.wait(h)
 	return wait, s.live(job, now.Add(wait))
 }
 

@@ -27,6 +27,15 @@ func newTestScheduler(clock *fakeClock, perHook, capacity int, back *handedBack)
 		func(webhookID string) { back.unparked = append(back.unparked, webhookID) }, func() {})
 }
 
+// parkedIDs returns the deliveries parked so far, in order.
+func (b *handedBack) parkedIDs() []string {
+	var ids []string
+	for _, p := range b.parked {
+		ids = append(ids, p.ids...)
+	}
+	return ids
+}
+
 func leaseIDs(leases []pathhook.Lease) []string {
 	var ids []string
 	for _, l := range leases {
@@ -285,8 +294,9 @@ func TestSchedulerParksWhatASlowWebhookCannotReach(t *testing.T) {
 }
 
 // TestSchedulerTakesAnUnknownWebhookForSlow: until one of its attempts
-// has ended, a webhook is planned for as if each took the whole timeout;
-// its first quick answer brings back what that parked.
+// has ended, a webhook that holds its share of memory is planned for as if
+// each attempt took the whole timeout; its first quick answer brings back
+// what that parked.
 func TestSchedulerTakesAnUnknownWebhookForSlow(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
@@ -296,10 +306,7 @@ func TestSchedulerTakesAnUnknownWebhookForSlow(t *testing.T) {
 	// At 5 s an attempt, two at a time, 22 start within the minute's lease
 	// with its 5 s timeout and margin.
 	s.add(leasedJobs("wh_a", 0, 29, until))
-	var parked []string
-	for _, p := range back.parked {
-		parked = append(parked, p.ids...)
-	}
+	parked := back.parkedIDs()
 	if st := s.stats(); st.Queued != 22 || len(parked) != 8 || len(back.released) != 0 {
 		t.Fatalf("stats %+v, parked %v, released %v: want 22 queued and 8 parked", st, back.parked, back.released)
 	}
@@ -334,10 +341,7 @@ func TestSchedulerLetsUnknownWebhooksShareMemory(t *testing.T) {
 		t.Fatalf("stats %+v, parked %v: want all 100 queued", st, back.parked)
 	}
 	s.add(leasedJobs("wh_0", 10, 11, until))
-	var parked []string
-	for _, p := range back.parked {
-		parked = append(parked, p.ids...)
-	}
+	parked := back.parkedIDs()
 	if want := []string{"dlv_wh_0_10", "dlv_wh_0_11"}; !slices.Equal(parked, want) {
 		t.Fatalf("parked %v, want %v once wh_0 holds its share", parked, want)
 	}
