@@ -248,7 +248,7 @@ func TestGenerationTakesNoLockBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	change := func(tx pathhook.Tx, id, url string) error {
-		w, err := tx.Webhook(ctx, "org_1", id) // FOR UPDATE
+		w, err := tx.Webhook(ctx, "org_1", id) // locks the row
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func TestGenerationTakesNoLockBeforeCommit(t *testing.T) {
 		defer holding.Do(func() { close(held) })
 		errB = db.Update(ctx, func(tx pathhook.Tx) error {
 			first := runsB.Add(1) == 1
-			w, err := tx.Webhook(ctx, "org_1", "wh_2") // FOR UPDATE
+			w, err := tx.Webhook(ctx, "org_1", "wh_2") // locks the row
 			if err != nil {
 				return err
 			}

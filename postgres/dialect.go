@@ -93,12 +93,16 @@ func pgCode(err error) string {
 }
 
 // SkipLocked lets concurrent claimers pass over the rows that another
-// claimer has locked instead of waiting for them.
-func (dialect) SkipLocked() string { return " FOR UPDATE OF d SKIP LOCKED" }
+// claimer has locked instead of waiting for them (the lock is ForUpdate's).
+func (dialect) SkipLocked() string { return " FOR NO KEY UPDATE OF d SKIP LOCKED" }
 
 // ForUpdate locks the rows that a read-then-write change reads, so that
 // two concurrent changes of one enrolment, webhook or delivery take turns.
-func (dialect) ForUpdate() string { return " FOR UPDATE" }
+// No change of those rows changes a key or deletes them, so the lock is
+// NO KEY UPDATE: inserts that refer to the row (a delivery to a webhook
+// being changed, an attempt of a delivery) do not wait for it, as they
+// would behind FOR UPDATE. A delete still waits, and waits for it.
+func (dialect) ForUpdate() string { return " FOR NO KEY UPDATE" }
 
 func (dialect) Migrations() fs.FS {
 	sub, err := fs.Sub(migrations, "migrations")

@@ -196,7 +196,7 @@ func (db *DB) ParkDue(ctx context.Context, webhookID string, now, from time.Time
 		// Picked in a CTE and joined, as a claim's rows are: a subquery
 		// under IN may be run again, and park more than limit.
 		// The turns are numbered in a second CTE: PostgreSQL takes no
-		// window function beside FOR UPDATE.
+		// window function beside a row lock.
 		res, err := t.exec(ctx, `WITH due AS (SELECT d.id, d.due_at FROM deliveries d
 				WHERE d.status = 'pending' AND d.due_at <= ? AND d.next_attempt_at <= ? AND d.lease_until < ? AND d.webhook_id || '' = ?
 				ORDER BY d.due_at LIMIT ?`+t.db.dialect.SkipLocked()+`),

@@ -60,7 +60,7 @@ func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Resu
 }
 
 // lockWebhooks locks the rows of the results' webhooks in id order, with
-// lock (FOR UPDATE).
+// lock (Dialect.ForUpdate).
 func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result, lock string) error {
 	ids := make([]string, 0, len(results))
 	for _, r := range results {

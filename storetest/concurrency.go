@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pathhook/pathhook"
 )
@@ -121,4 +123,48 @@ func testConcurrentCompletions(t *testing.T, h *harness) {
 	eq(t, "completions", h.count(t, "SELECT COUNT(*) FROM completions"), learners*activities)
 	eq(t, "completed events", h.count(t, "SELECT COUNT(*) FROM events WHERE type = 'enrolment.completed'"), learners)
 	eq(t, "activity events", h.count(t, "SELECT COUNT(*) FROM events WHERE type = 'enrolment.activity_completed'"), learners*activities)
+}
+
+// testWebhookLockLeavesDeliveries: a transaction that has read a webhook
+// to change it (and so locks its row, where rows are locked) does not hold
+// up an enrolment into its pathway, whose delivery refers to the webhook:
+// nothing that changes a webhook changes its id, so the check of the
+// reference has nothing to wait for.
+func testWebhookLockLeavesDeliveries(t *testing.T, h *harness) {
+	if h.db.SerialWrites() {
+		t.Skip("writes take turns here, one transaction at a time")
+	}
+	p := h.pathway(t, "Locked webhook")
+	w := h.enable(t, p, pathhook.CategoryEnrolments)
+	locked, release := make(chan struct{}), make(chan struct{})
+	changed := make(chan error, 1)
+	go func() {
+		changed <- h.db.Update(h.ctx, func(tx pathhook.Tx) error {
+			if _, err := tx.Webhook(h.ctx, h.org, w.ID); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-locked:
+	case err := <-changed:
+		t.Fatalf("read of the webhook to change: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	defer cancel()
+	in := pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "while-locked"}}
+	_, err := h.svc.Enrol(ctx, h.org, p.ID, in)
+	close(release)
+	if err != nil {
+		t.Errorf("enrolment while the webhook was read to change: %v (it waited for the row lock)", err)
+	}
+	if err := <-changed; err != nil {
+		t.Errorf("change of the webhook: %v", err)
+	}
+	if ds := h.deliveries(t, w.ID); len(ds) != 1 {
+		t.Errorf("%d deliveries, want the enrolment's 1", len(ds))
+	}
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Rolled back update", testRollback},
 		{"Reads in a write transaction", testWriteReads},
 		{"Concurrent updates", testConcurrentUpdates},
+		{"A webhook read to change leaves its deliveries alone", testWebhookLockLeavesDeliveries},
 		{"Concurrent updates that fail", testConcurrentUpdatesThatFail},
 		{"Concurrent completions", testConcurrentCompletions},
 		{"Migrations are idempotent", testMigrateTwice},
