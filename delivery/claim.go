@@ -50,11 +50,12 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 			}
 			return pollInterval
 		}
-		for _, id := range e.sched.addClaimed(jobs) {
-			e.parkDue(ctx, id)
-		}
+		dense := e.sched.addClaimed(jobs)
 		if len(jobs) < limit {
-			break
+			break // nothing else was due to park where it lies
+		}
+		for _, id := range dense {
+			e.parkDue(ctx, id)
 		}
 	}
 	next, ok, err := e.store.NextDue(ctx)

@@ -222,15 +222,14 @@ func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks map[string]int) {
 }
 
 // deferral returns when a job of h that would wait wait for its turn in
-// memory is to come back from the store: at the next free turn after the
-// jobs already deferred, rounded down to deferStep (but no sooner than
-// wait), and no later than maxDefer from now, rounded down too.
+// memory is to come back from the store, and books that turn: the next
+// free turn after the jobs already deferred, rounded down to deferStep
+// (but no sooner than wait), and no later than maxDefer from now, rounded
+// down too.
 func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Time {
-	soonest := now.Add(wait)
-	turn := soonest
-	run := h.deferredUntil.After(turn) // goes on from the jobs deferred before
-	if run {
-		turn = h.deferredUntil
+	turn, until := s.freeTurn(h, now, wait)
+	if !h.deferredUntil.After(now.Add(wait)) {
+		h.deferredFrom = until // a new run of deferred jobs
 	}
 	// Turns past maxDefer are all booked at maxDefer: booking them further
 	// out would have the jobs that come back then parked behind turns that
@@ -240,24 +239,34 @@ func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Ti
 		h.deferredUntil = last
 	}
 	h.deferLatency = s.estimate(h)
-	until := turn.Truncate(deferStep)
-	if until.Before(soonest) {
+	return until
+}
+
+// freeTurn returns h's next free turn for a job that would wait wait in
+// memory, and when the job is to come back from the store for it (see
+// deferral), without booking it.
+func (s *scheduler) freeTurn(h *hook, now time.Time, wait time.Duration) (turn, until time.Time) {
+	soonest := now.Add(wait)
+	turn = soonest
+	if h.deferredUntil.After(turn) {
+		turn = h.deferredUntil // goes on from the jobs deferred before
+	}
+	if until = turn.Truncate(deferStep); until.Before(soonest) {
 		until = soonest
 	}
 	if last := now.Add(maxDefer); until.After(last) {
 		until = last.Truncate(deferStep) // one statement parks a run of them
 	}
-	if !run {
-		h.deferredFrom = until
-	}
-	return until
+	return turn, until
 }
 
 // parkTurns returns the turns of the webhook for up to limit of its due
 // deliveries that the store is to park where they lie (Store.ParkDue):
 // the first at from, the next at from+step and so on, after its jobs in
 // memory and those parked so far, and none later than maxDefer from now.
-// ok is false when the scheduler no longer has the webhook's state.
+// It books none of them: parkedDue books those the store parked, which
+// may be none. ok is false when the scheduler no longer has the webhook's
+// state.
 func (s *scheduler) parkTurns(id string, limit int) (from time.Time, step time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -266,7 +275,8 @@ func (s *scheduler) parkTurns(id string, limit int) (from time.Time, step time.D
 		return from, 0, false
 	}
 	now := s.clock()
-	from, step = s.deferral(h, now, s.wait(h)), s.pace(h)
+	_, from = s.freeTurn(h, now, s.wait(h))
+	step = s.pace(h)
 	if room := now.Add(maxDefer).Sub(from); step*time.Duration(limit) > room {
 		step = max(0, room/time.Duration(limit))
 	}
@@ -291,6 +301,7 @@ func (s *scheduler) parkedDue(id string, n int, from time.Time, step time.Durati
 	if end := from.Add(time.Duration(n) * step); end.After(h.deferredUntil) {
 		h.deferredUntil = end
 	}
+	h.deferLatency = s.estimate(h)
 }
 
 // givable reports whether job's lease is worth releasing or parking:
@@ -329,19 +340,23 @@ func (s *scheduler) push(h *hook) {
 }
 
 // next waits for a job to attempt and takes it, with its webhook's state;
-// ok is false once the scheduler has stopped. Jobs whose lease no longer
-// covers an attempt are released instead of attempted.
+// ok is false once the scheduler has stopped.
 func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		if s.stopped {
-			return job, nil, false
+	for !s.stopped {
+		if job, h, ok = s.take(); ok {
+			return job, h, true
 		}
-		if len(s.ready) == 0 {
-			s.cond.Wait()
-			continue
-		}
+		s.cond.Wait()
+	}
+	return job, nil, false
+}
+
+// take takes the next job that can start now, if there is one; s.mu is
+// held. Jobs whose lease no longer covers an attempt are released instead.
+func (s *scheduler) take() (job pathhook.Job, h *hook, ok bool) {
+	for len(s.ready) > 0 {
 		h = s.ready[0]
 		s.ready[0] = nil
 		s.ready = s.ready[1:]
@@ -369,6 +384,7 @@ func (s *scheduler) next() (job pathhook.Job, h *hook, ok bool) {
 		s.push(h)
 		return job, h, true
 	}
+	return pathhook.Job{}, nil, false
 }
 
 // done ends an attempt taken from next with its result.
@@ -401,15 +417,18 @@ func (s *scheduler) done(h *hook, r *pathhook.Result, took time.Duration) {
 // undefer forgets h's deferred jobs once they are all due, and brings them
 // back at once if h has become faster than the estimates said: its attempts
 // take half the time they took when the jobs were deferred, or it has run
-// out of work before the first of them comes back. (Once they have begun
-// to come back, the next come within deferStep or so.)
+// out of work more than deferStep before the first of them comes back.
+// (Once they have begun to come back, the next come within deferStep or
+// so.)
 func (s *scheduler) undefer(h *hook) {
 	if h.deferredUntil.IsZero() {
 		return
 	}
 	if h.deferredUntil.After(h.used) {
 		faster := h.latency <= h.deferLatency/2
-		idle := len(h.queue) == 0 && h.active == 0 && h.used.Before(h.deferredFrom)
+		// A gap shorter than deferStep is the rounding of the turns, not
+		// worth bringing back every parked delivery for.
+		idle := len(h.queue) == 0 && h.active == 0 && h.used.Add(deferStep).Before(h.deferredFrom)
 		if !faster && !idle {
 			return
 		}

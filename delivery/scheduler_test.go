@@ -366,6 +366,13 @@ func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
 	if want := from.Add(10 * step).Truncate(deferStep); len(back.parked) != 1 || back.parked[0].until.Before(want) {
 		t.Fatalf("parked %v; want the next job after the 10 turns booked, at %v or later", back.parked, want)
 	}
+	// Turns that the store parked nothing for are not booked: the next
+	// park starts where the last one began.
+	from, step, _ = s.parkTurns("wh_a", 10)
+	s.parkedDue("wh_a", 0, from, step)
+	if again, _, _ := s.parkTurns("wh_a", 10); !again.Equal(from) {
+		t.Errorf("turns from %v after a park of none, want %v again", again, from)
+	}
 	// Turns never go past maxDefer from now.
 	if from, step, _ := s.parkTurns("wh_a", 1000); from.Add(1000 * step).After(clock.Now().Add(maxDefer)) {
 		t.Errorf("turns from %v every %v end after maxDefer", from, step)
