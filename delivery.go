@@ -88,6 +88,23 @@ type Lease struct {
 // Lease returns the lease the job was given out under.
 func (j *Job) Lease() Lease { return Lease{DeliveryID: j.DeliveryID, Until: j.LeaseUntil} }
 
+// Turns are the times to which a slow webhook's deliveries are deferred,
+// one after another: the first at From, the next Step later and so on,
+// none later than Last.
+type Turns struct {
+	From time.Time
+	Step time.Duration
+	Last time.Time
+}
+
+// At returns the i-th turn, counting from 0.
+func (t Turns) At(i int) time.Time {
+	if at := t.From.Add(time.Duration(i) * t.Step); at.Before(t.Last) {
+		return at
+	}
+	return t.Last
+}
+
 func newJob(d *Delivery, ev *Event, w *Webhook, now time.Time) Job {
 	url := ""
 	if w.URL != nil {

@@ -133,7 +133,7 @@ func (s *nopStore) Release(context.Context, string, []pathhook.Lease) error     
 func (s *nopStore) Park(context.Context, string, []pathhook.Lease, time.Time) error { return nil }
 
 func (s *nopStore) Unpark(context.Context, string, int) (int, error) { return 0, nil }
-func (s *nopStore) ParkDue(context.Context, string, time.Time, time.Time, time.Duration, int) (int, error) {
+func (s *nopStore) ParkDue(context.Context, string, time.Time, pathhook.Turns, int) (int, error) {
 	return 0, nil
 }
 func (s *nopStore) NextDue(context.Context) (time.Time, bool, error) {

@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// claimBatch is the most deliveries claimed in one transaction.
+// claimBatch is the most deliveries claimed in one transaction. A store
+// may take fewer a claim (sqlstore takes at most 500), but no fewer than
+// this: poll takes a claim that came back short for all that was due.
 const claimBatch = 256
 
 // pollInterval is the longest the engine goes without looking for due
@@ -86,16 +88,16 @@ const parkDueBatch = 2000
 // due backlog is put out of the claims' way without each delivery being
 // leased and read first.
 func (e *Engine) parkDue(ctx context.Context, webhookID string) {
-	from, step, ok := e.sched.parkTurns(webhookID, parkDueBatch)
+	plan, ok := e.sched.parkTurns(webhookID)
 	if !ok {
 		return
 	}
-	n, err := e.store.ParkDue(ctx, webhookID, e.c.Clock(), from, step, parkDueBatch)
+	n, err := e.store.ParkDue(ctx, webhookID, e.c.Clock(), plan.turns, parkDueBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.c.Logger.Error("delivery: cannot park a slow webhook's due deliveries; claims take them as they come", "webhook", webhookID, "err", err)
 		}
 		return
 	}
-	e.sched.parkedDue(webhookID, n, from, step)
+	e.sched.parkedDue(webhookID, n, plan)
 }

@@ -264,7 +264,7 @@ func (s *fakeStore) held(owner string, l pathhook.Lease) *fakeDelivery {
 	return d
 }
 
-func (s *fakeStore) ParkDue(_ context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (n int, err error) {
+func (s *fakeStore) ParkDue(_ context.Context, webhookID string, now time.Time, turns pathhook.Turns, limit int) (n int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := slices.Clone(s.order)
@@ -273,7 +273,7 @@ func (s *fakeStore) ParkDue(_ context.Context, webhookID string, now, from time.
 		d := s.deliveries[id]
 		if n < limit && d.job.WebhookID == webhookID && d.status == pathhook.DeliveryPending && !d.next.After(now) &&
 			!d.deferred.After(now) && (d.leaseOwner == "" || d.leaseUntil.Before(now)) {
-			d.leaseOwner, d.leaseUntil, d.deferred = "", time.Time{}, from.Add(time.Duration(n)*step)
+			d.leaseOwner, d.leaseUntil, d.deferred = "", time.Time{}, turns.At(n)
 			n++
 		}
 	}

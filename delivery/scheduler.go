@@ -54,6 +54,7 @@ type hook struct {
 	// changed is when the webhook last changed (replace): a job made
 	// before then carries it as it was.
 	changed time.Time
+	unparks int // times its parked deliveries were brought back
 }
 
 // estimate is how long the scheduler expects an attempt to the webhook to
@@ -260,48 +261,70 @@ func (s *scheduler) freeTurn(h *hook, now time.Time, wait time.Duration) (turn, 
 	return turn, until
 }
 
-// parkTurns returns the turns of the webhook for up to limit of its due
-// deliveries that the store is to park where they lie (Store.ParkDue):
-// the first at from, the next at from+step and so on, after its jobs in
-// memory and those parked so far, and none later than maxDefer from now.
-// It books none of them: parkedDue books those the store parked, which
-// may be none. ok is false when the scheduler no longer has the webhook's
-// state.
-func (s *scheduler) parkTurns(id string, limit int) (from time.Time, step time.Duration, ok bool) {
+// parkPlan is what parkTurns plans for a park of a webhook's due
+// deliveries where they lie, for parkedDue to book what the store parked.
+type parkPlan struct {
+	turns   pathhook.Turns // for Store.ParkDue
+	turn    time.Time      // the first turn, before rounding
+	newRun  bool           // whether the first turn begins a run of deferred jobs
+	last    time.Time      // no turn is booked past it (maxDefer from now)
+	unparks int            // the webhook's unparks when planned
+}
+
+// parkTurns plans the turns of the webhook for its due deliveries that the
+// store is to park where they lie (Store.ParkDue): one after another at
+// its pace, after its jobs in memory and those parked so far, and none
+// later than maxDefer from now, where those that do not fit before pile
+// up, as deferral piles them. It books none of them: parkedDue books those
+// the store parked, which may be none. ok is false when the scheduler no
+// longer has the webhook's state.
+func (s *scheduler) parkTurns(id string) (plan parkPlan, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.hooks[id]
 	if h == nil || s.stopped {
-		return from, 0, false
+		return plan, false
 	}
 	now := s.clock()
-	_, from = s.freeTurn(h, now, s.wait(h))
-	step = s.pace(h)
-	if room := now.Add(maxDefer).Sub(from); step*time.Duration(limit) > room {
-		step = max(0, room/time.Duration(limit))
-	}
-	return from, step, true
+	wait := s.wait(h)
+	turn, from := s.freeTurn(h, now, wait)
+	last := now.Add(maxDefer)
+	return parkPlan{turns: pathhook.Turns{From: from, Step: s.pace(h), Last: last.Truncate(deferStep)}, turn: turn,
+		newRun: !h.deferredUntil.After(now.Add(wait)), last: last, unparks: h.unparks}, true
 }
 
 // parkedDue books the turns of n deliveries of webhook id that the store
-// parked where they lay at parkTurns' times: those parked after them come
-// later. If the webhook's deferred deliveries were brought back meanwhile
-// (undefer), these are too: they were parked after that.
-func (s *scheduler) parkedDue(id string, n int, from time.Time, step time.Duration) {
+// parked where they lay as plan said. If the webhook's parked deliveries
+// were brought back since the plan (undefer), these are brought back too:
+// they were parked after that.
+func (s *scheduler) parkedDue(id string, n int, plan parkPlan) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.hooks[id]
 	if h == nil || n == 0 {
 		return
 	}
-	if h.deferredUntil.IsZero() {
-		s.unpark(id)
+	if h.unparks != plan.unparks {
+		s.unparkHook(h)
 		return
 	}
-	if end := from.Add(time.Duration(n) * step); end.After(h.deferredUntil) {
+	if plan.newRun && !h.deferredUntil.After(plan.turn) {
+		h.deferredFrom = plan.turns.From // no job was deferred since the plan
+	}
+	end := plan.turn.Add(time.Duration(n) * plan.turns.Step)
+	if end.After(plan.last) {
+		end = plan.last
+	}
+	if end.After(h.deferredUntil) {
 		h.deferredUntil = end
 	}
 	h.deferLatency = s.estimate(h)
+}
+
+// unparkHook brings h's parked deliveries back (Store.Unpark).
+func (s *scheduler) unparkHook(h *hook) {
+	h.unparks++
+	s.unpark(h.id)
 }
 
 // givable reports whether job's lease is worth releasing or parking:
@@ -432,7 +455,7 @@ func (s *scheduler) undefer(h *hook) {
 		if !faster && !idle {
 			return
 		}
-		s.unpark(h.id)
+		s.unparkHook(h)
 	}
 	h.forgetDeferred()
 }
@@ -496,7 +519,7 @@ func (s *scheduler) stop() {
 		leases = s.givableLeases(leases, h, now)
 		s.drop(h)
 		if h.deferredUntil.After(now) {
-			s.unpark(h.id)
+			s.unparkHook(h)
 			h.forgetDeferred()
 		}
 	}

@@ -356,33 +356,50 @@ func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
 	clock := newFakeClock()
 	var back handedBack
 	s, until := slowScheduler(clock, &back, "wh_a") // 20 s an attempt, one at a time
-	from, step, ok := s.parkTurns("wh_a", 10)
-	if !ok || step != 20*time.Second || !from.After(clock.Now()) {
-		t.Fatalf("parkTurns = %v, %v, %v; want turns 20 s apart, from after now", from, step, ok)
+	plan, ok := s.parkTurns("wh_a")
+	if from := plan.turns.From; !ok || plan.turns.Step != 20*time.Second || !from.After(clock.Now()) {
+		t.Fatalf("parkTurns = %+v, %v; want turns 20 s apart, from after now", plan, ok)
 	}
-	s.parkedDue("wh_a", 10, from, step)
+	s.parkedDue("wh_a", 10, plan)
 	back.parked = nil
 	s.add([]pathhook.Job{leased(newJob("wh_a", 20, ""), until)})
-	if want := from.Add(10 * step).Truncate(deferStep); len(back.parked) != 1 || back.parked[0].until.Before(want) {
+	if want := plan.turns.At(10).Truncate(deferStep); len(back.parked) != 1 || back.parked[0].until.Before(want) {
 		t.Fatalf("parked %v; want the next job after the 10 turns booked, at %v or later", back.parked, want)
 	}
 	// Turns that the store parked nothing for are not booked: the next
 	// park starts where the last one began.
-	from, step, _ = s.parkTurns("wh_a", 10)
-	s.parkedDue("wh_a", 0, from, step)
-	if again, _, _ := s.parkTurns("wh_a", 10); !again.Equal(from) {
-		t.Errorf("turns from %v after a park of none, want %v again", again, from)
+	plan, _ = s.parkTurns("wh_a")
+	s.parkedDue("wh_a", 0, plan)
+	if again, _ := s.parkTurns("wh_a"); !again.turns.From.Equal(plan.turns.From) {
+		t.Errorf("turns from %v after a park of none, want %v again", again.turns.From, plan.turns.From)
 	}
-	// Turns never go past maxDefer from now.
-	if from, step, _ := s.parkTurns("wh_a", 1000); from.Add(1000 * step).After(clock.Now().Add(maxDefer)) {
-		t.Errorf("turns from %v every %v end after maxDefer", from, step)
+	// Turns never go past maxDefer from now: those after pile up there,
+	// and no turn is booked past it.
+	plan, _ = s.parkTurns("wh_a")
+	if last := clock.Now().Add(maxDefer); plan.turns.At(1000).After(last) {
+		t.Errorf("the 1000th turn of %+v is after maxDefer", plan.turns)
 	}
-	// Brought back meanwhile (undefer forgets the deferral): unparked.
-	from, step, _ = s.parkTurns("wh_a", 10)
+	s.parkedDue("wh_a", 1000, plan)
+	if last := clock.Now().Add(maxDefer); s.hooks["wh_a"].deferredUntil.After(last) {
+		t.Errorf("turns booked until %v, past maxDefer (%v)", s.hooks["wh_a"].deferredUntil, last)
+	}
+	// Brought back meanwhile (undefer, before or after parkTurns): these
+	// are unparked too. Forgotten without an unpark (all due), they stay.
+	plan, _ = s.parkTurns("wh_a")
+	s.unparkHook(s.hooks["wh_a"])
 	s.hooks["wh_a"].forgetDeferred()
-	s.parkedDue("wh_a", 10, from, step)
+	back.unparked = nil
+	s.parkedDue("wh_a", 10, plan)
 	if !slices.Equal(back.unparked, []string{"wh_a"}) {
 		t.Errorf("unparked %v, want wh_a: its deliveries were parked after the rest came back", back.unparked)
+	}
+	s.hooks["wh_a"].forgetDeferred()
+	plan, _ = s.parkTurns("wh_a")
+	back.unparked = nil
+	s.parkedDue("wh_a", 10, plan)
+	if h := s.hooks["wh_a"]; len(back.unparked) != 0 || !h.deferredFrom.Equal(plan.turns.From) || !h.deferredUntil.After(plan.turns.From) {
+		t.Errorf("unparked %v, deferred from %v until %v; want the 10 booked as a new run from %v",
+			back.unparked, h.deferredFrom, h.deferredUntil, plan.turns.From)
 	}
 }
 
@@ -465,6 +482,28 @@ func TestSchedulerUnparksAnIdleWebhook(t *testing.T) {
 	s.stop()
 	if len(back.unparked) != 2 {
 		t.Fatalf("unparked %v after the stop, want wh_a twice", back.unparked)
+	}
+}
+
+// TestSchedulerWaitsOutAShortGap: a webhook that runs out of work less
+// than deferStep before its first parked job comes back waits for it.
+// Bringing them all back would rewrite every parked delivery, for a gap
+// that the rounding of the turns to deferStep makes.
+func TestSchedulerWaitsOutAShortGap(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var back handedBack
+	s, _ := slowScheduler(clock, &back, "wh_a")
+	ok := &pathhook.Result{Status: pathhook.DeliverySucceeded}
+	for range 2 {
+		_, h, _ := s.next()
+		s.done(h, ok, 20*time.Second)
+	}
+	_, h, _ := s.next()
+	clock.Add(h.deferredFrom.Sub(clock.Now()) - deferStep/2)
+	s.done(h, ok, 20*time.Second)
+	if len(back.unparked) != 0 {
+		t.Errorf("unparked %v, %v before the first parked job comes back", back.unparked, deferStep/2)
 	}
 }
 

@@ -98,27 +98,25 @@ func TestSimulatedHoursBesideASlowBacklog(t *testing.T) {
 	if len(sim.unparks) > 2 {
 		t.Errorf("parked deliveries brought back %d times, at %v; want twice at most", len(sim.unparks), sim.unparks)
 	}
+	// Each delivery taken from the store by a claim costs a write and a
+	// read of its payload: parking the slow webhook's backlog where it
+	// lies is to keep it out of the claims, not to claim it over and over.
+	if claimed, attempts := st.rows.claimed, len(sim.attempts); claimed > 2*attempts {
+		t.Errorf("%d deliveries claimed for %d attempts", claimed, attempts)
+	}
 	// Nothing lost, nothing sent twice: each of the slow webhook's
-	// deliveries has succeeded once or waits for its first attempt.
+	// deliveries has succeeded once or is still pending.
 	sent := map[string]int{}
 	for _, a := range sim.attempts {
-		sent[a.job.DeliveryID]++
-	}
-	for _, d := range st.deliveries {
-		switch {
-		case d.hook == "wh_slow" && sent[d.id] > 1:
-			t.Errorf("%s sent %d times", d.id, sent[d.id])
-		case d.hook == "wh_slow" && d.status != pathhook.DeliveryPending && sent[d.id] == 0:
-			t.Errorf("%s is %s, never sent", d.id, d.status)
-		case d.status == pathhook.DeliveryPending && d.count > 0 && d.hook == "wh_slow":
-			t.Errorf("%s pending after a successful attempt", d.id)
+		if sent[a.job.DeliveryID]++; a.job.WebhookID == "wh_slow" && sent[a.job.DeliveryID] > 1 {
+			t.Errorf("%s sent %d times", a.job.DeliveryID, sent[a.job.DeliveryID])
 		}
 	}
 	if n := st.count("wh_slow", pathhook.DeliverySucceeded) + st.count("wh_slow", pathhook.DeliveryPending); n != backlog {
 		t.Errorf("the slow webhook has %d deliveries succeeded or pending, want all %d", n, backlog)
 	}
-	t.Logf("%d attempts to the slow webhook in %v; the other's retries %v late at the median, %v at most; %d polls, unparks at %v",
-		sim.started("wh_slow", start, start.Add(duration)), duration, late[len(late)/2], late[len(late)-1], sim.polls, sim.unparks)
+	t.Logf("%d attempts to the slow webhook in %v; the other's retries %v late at the median, %v at most; %d polls, unparks at %v; rows written %+v",
+		sim.started("wh_slow", start, start.Add(duration)), duration, late[len(late)/2], late[len(late)-1], sim.polls, sim.unparks, st.rows)
 }
 
 // TestSimulatedRecoveryDrainsTheBacklog: a receiver that took 5 s an
@@ -323,6 +321,8 @@ type simStore struct {
 	byID       map[string]*simDelivery
 	due        simHeap
 	pushed     int // entries pushed so far, the order of equal due times
+	// rows counts the deliveries that each kind of write changed.
+	rows struct{ claimed, parked, parkedDue, released, unparked int }
 }
 
 type simDelivery struct {
@@ -450,16 +450,18 @@ func (st *simStore) ClaimDue(_ context.Context, owner string, now, until time.Ti
 		d.owner, d.leaseUntil = owner, until
 		st.setDue(d, until)
 		jobs = append(jobs, d.job(now))
+		st.rows.claimed++
 	}
 	return jobs, nil
 }
 
-func (st *simStore) ParkDue(_ context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (int, error) {
+func (st *simStore) ParkDue(_ context.Context, webhookID string, now time.Time, turns pathhook.Turns, limit int) (int, error) {
 	due := st.popDue(now, limit, func(d *simDelivery) bool { return d.hook == webhookID })
 	for i, d := range due {
 		d.owner, d.leaseUntil = "", time.Time{}
-		st.setDue(d, from.Add(time.Duration(i)*step))
+		st.setDue(d, turns.At(i))
 	}
+	st.rows.parkedDue += len(due)
 	return len(due), nil
 }
 
@@ -473,6 +475,11 @@ func (st *simStore) hand(leases []pathhook.Lease, until time.Time) {
 		}
 		d.owner, d.leaseUntil = "", time.Time{}
 		st.setDue(d, cmp.Or(until, d.next))
+		if until.IsZero() {
+			st.rows.released++
+		} else {
+			st.rows.parked++
+		}
 	}
 }
 
@@ -480,6 +487,7 @@ func (st *simStore) unpark(webhookID string) {
 	for _, d := range st.deliveries {
 		if d.hook == webhookID && d.status == pathhook.DeliveryPending && d.owner == "" && d.due.After(d.next) {
 			st.setDue(d, d.next)
+			st.rows.unparked++
 		}
 	}
 }

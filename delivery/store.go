@@ -36,9 +36,8 @@ type Store interface {
 	// ParkDue defers, as Park does, up to limit of a webhook's pending
 	// deliveries that are due at now and leased to no node (or whose
 	// lease has run out), without claiming them, and returns how many it
-	// deferred: those due first first, the first to from, the next to
-	// from+step and so on.
-	ParkDue(ctx context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (int, error)
+	// deferred: those due first first, the i-th to turns.At(i).
+	ParkDue(ctx context.Context, webhookID string, now time.Time, turns pathhook.Turns, limit int) (int, error)
 	// Unpark makes up to limit of a webhook's pending deliveries that
 	// Park deferred due at their next attempt time again, so that polling,
 	// of any node, finds them at once. It returns how many it brought

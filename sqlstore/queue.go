@@ -184,26 +184,26 @@ func (db *DB) Park(ctx context.Context, owner string, leases []pathhook.Lease, u
 // ParkDue defers up to limit deliveries of a webhook that are due at now
 // and leased to no node (or whose lease ran out before now), as Park
 // defers the deliveries it is given, and returns how many: those due first
-// first, the first to from, the next to from+step and so on. The engine
-// puts a slow webhook's due backlog out of the claims' way with it,
-// without leasing and reading each delivery first. It reads them through
-// the due index, those due first first, as claims do: appending an empty
-// string to webhook_id keeps the planner off the webhook's index, which
-// would walk its whole history.
-func (db *DB) ParkDue(ctx context.Context, webhookID string, now, from time.Time, step time.Duration, limit int) (int, error) {
+// first, the i-th to turns.At(i). The engine puts a slow webhook's due
+// backlog out of the claims' way with it, without leasing and reading
+// each delivery first. It reads them through the due index, those due
+// first first, as claims do: appending an empty string to webhook_id keeps
+// the planner off the webhook's index, which would walk its whole history.
+func (db *DB) ParkDue(ctx context.Context, webhookID string, now time.Time, turns pathhook.Turns, limit int) (int, error) {
 	var n int64
 	err := db.writeTx(ctx, func(t *txn) error {
 		// Picked in a CTE and joined, as a claim's rows are: a subquery
 		// under IN may be run again, and park more than limit.
 		// The turns are numbered in a second CTE: PostgreSQL takes no
 		// window function beside a row lock.
+		from, step, last := micros(turns.From), turns.Step.Microseconds(), micros(turns.Last)
 		res, err := t.exec(ctx, `WITH due AS (SELECT d.id, d.due_at FROM deliveries d
 				WHERE d.status = 'pending' AND d.due_at <= ? AND d.next_attempt_at <= ? AND d.lease_until < ? AND d.webhook_id || '' = ?
 				ORDER BY d.due_at LIMIT ?`+t.db.dialect.SkipLocked()+`),
-			turns AS (SELECT id, ROW_NUMBER() OVER (ORDER BY due_at, id) - 1 AS turn FROM due)
-			UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = ? + turns.turn * ? FROM turns
+			turns AS (SELECT id, ? + (ROW_NUMBER() OVER (ORDER BY due_at, id) - 1) * ? AS at FROM due)
+			UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = CASE WHEN turns.at < ? THEN turns.at ELSE ? END FROM turns
 			WHERE deliveries.id = turns.id AND deliveries.status = 'pending' AND deliveries.lease_until < ?`,
-			micros(now), micros(now), micros(now), webhookID, limit, micros(from), step.Microseconds(), micros(now))
+			micros(now), micros(now), micros(now), webhookID, limit, from, step, last, last, micros(now))
 		if err != nil {
 			return fail("park due", err)
 		}

@@ -240,9 +240,9 @@ func testPark(t *testing.T, h *harness) {
 }
 
 // testParkDue: a webhook's due deliveries are parked without being claimed,
-// a bounded number at a time, those due first first, at stepped turns;
-// leased ones (unless the lease ran out), ones not yet due and other
-// webhooks' stay as they are; Unpark brings them back.
+// a bounded number at a time, those due first first, at stepped turns up
+// to the last; leased ones (unless the lease ran out), ones not yet due
+// and other webhooks' stay as they are; Unpark brings them back.
 func testParkDue(t *testing.T, h *harness) {
 	w, ds := h.queued(t, 5)
 	_, others := h.queued(t, 1)
@@ -253,15 +253,17 @@ func testParkDue(t *testing.T, h *harness) {
 	h.record(t, result(ds[4], 1, pathhook.DeliveryPending, now, 500))
 	later := now.Add(2 * time.Second) // node-b's leases have run out, node-a's not
 	from := later.Add(time.Hour)
-	parkDue := func(from time.Time, limit, want int) {
+	parkDue := func(turns pathhook.Turns, limit, want int) {
 		t.Helper()
-		if n, err := h.db.ParkDue(h.ctx, w.ID, later, from, time.Second, limit); err != nil || n != want {
+		if n, err := h.db.ParkDue(h.ctx, w.ID, later, turns, limit); err != nil || n != want {
 			t.Fatalf("ParkDue(%d) = %d, %v; want %d", limit, n, err, want)
 		}
 	}
-	parkDue(from, 2, 2)                     // ds[1] at from, ds[2] a second later
-	parkDue(from.Add(2*time.Second), 10, 1) // ds[3] two seconds later
-	parkDue(from, 10, 0)
+	far := from.Add(time.Hour)
+	// ds[1] at from, ds[2] at the last turn, a second later (not 5 s)
+	parkDue(pathhook.Turns{From: from, Step: 5 * time.Second, Last: from.Add(time.Second)}, 2, 2)
+	parkDue(pathhook.Turns{From: from.Add(2 * time.Second), Step: time.Second, Last: far}, 10, 1) // ds[3] two seconds later
+	parkDue(pathhook.Turns{From: from, Step: time.Second, Last: far}, 10, 0)
 	got := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
 	eq(t, "a parked delivery's lease", got.LeaseOwner, "")
 	eqSlice(t, "claimed after the parks", jobIDs(h.claim(t, "node-c", later, 3*time.Hour, 10)), []string{others[0].ID})
