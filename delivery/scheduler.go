@@ -308,8 +308,11 @@ func (s *scheduler) parkedDue(id string, n int, plan parkPlan) {
 		s.unparkHook(h)
 		return
 	}
-	if plan.newRun && !h.deferredUntil.After(plan.turn) {
-		h.deferredFrom = plan.turns.From // no job was deferred since the plan
+	// They begin a run of deferred jobs if the plan's turns did and no job
+	// was deferred since, or if the run before has been forgotten since
+	// (all its turns had passed).
+	if h.deferredUntil.IsZero() || plan.newRun && !h.deferredUntil.After(plan.turn) {
+		h.deferredFrom = plan.turns.From
 	}
 	end := plan.turn.Add(time.Duration(n) * plan.turns.Step)
 	if end.After(plan.last) {
