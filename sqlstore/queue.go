@@ -130,24 +130,32 @@ func (db *DB) Release(ctx context.Context, owner string, leases []pathhook.Lease
 	})
 }
 
-// leaseColumns are the columns of a list of leases (see updateLeases).
-var leaseColumns = []string{"text", "bigint"}
+// leaseColumns are the columns of a list of leases (see updateLeases): the
+// delivery, the end of its lease, its owner and its status.
+var leaseColumns = []string{"text", "bigint", "text", "text"}
 
 // updateLeases runs the update of deliveries set (a SET clause, with its
 // parameters args) on the pending deliveries that owner still holds under
 // leases, a bounded number per statement, and returns how many it changed.
+//
+// The owner and the status come in the rows with each lease, not as
+// parameters, so that the statement has no condition on deliveries alone
+// and the database finds each row by its id. With lease_owner = $owner,
+// statistics from a moment when few deliveries were leased to this node
+// (or pending at all) made PostgreSQL start from those it thought were
+// few, and compare each with every lease: 1.3 s for 500 leases among
+// 50,000 deliveries, against 10 ms through the primary key.
 func (t *txn) updateLeases(ctx context.Context, op, set string, args []any, owner string, leases []pathhook.Lease) (int64, error) {
 	var changed int64
 	for _, list := range lists(leases, t.db.dialect.ListRows) {
 		values := make([]any, 0, len(leaseColumns)*len(list))
 		for _, l := range list {
-			values = append(values, l.DeliveryID, leaseMicros(l.Until))
+			values = append(values, l.DeliveryID, leaseMicros(l.Until), owner, pathhook.DeliveryPending)
 		}
 		from, vargs := t.db.dialect.Rows(leaseColumns, values)
-		all := append(append(slices.Clip(args), vargs...), owner)
 		res, err := t.exec(ctx, "UPDATE deliveries "+set+" FROM "+from+
-			" WHERE deliveries.id = v.column1 AND deliveries.lease_until = v.column2 AND deliveries.lease_owner = ? AND deliveries.status = 'pending'",
-			all...)
+			" WHERE deliveries.id = v.column1 AND deliveries.lease_until = v.column2 AND deliveries.lease_owner = v.column3 AND deliveries.status = v.column4",
+			append(slices.Clip(args), vargs...)...)
 		if err != nil {
 			return changed, fail(op, err)
 		}
