@@ -62,6 +62,21 @@ func TestUnparkUsesParkedIndex(t *testing.T) {
 	}
 }
 
+// TestLeaseUpdatesFindDeliveriesByID: Release and Park (sqlstore's
+// updateLeases, here with two leases) find each delivery by its id.
+func TestLeaseUpdatesFindDeliveriesByID(t *testing.T) {
+	t.Parallel()
+	db := open(t, nil)
+	plan := queryPlan(t, db, `EXPLAIN QUERY PLAN UPDATE deliveries SET lease_owner = '', lease_until = 0
+		FROM (VALUES ('dlv_a', 1, 'n1', 'pending'), ('dlv_b', 1, 'n1', 'pending')) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_until = v.column2 AND deliveries.lease_owner = v.column3
+		AND deliveries.status = v.column4`)
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 (id=?)") {
+		t.Errorf("plan:\n%s\nwant each delivery searched by its id", text)
+	}
+}
+
 // queryPlan returns the steps that EXPLAIN QUERY PLAN query prints.
 func queryPlan(t *testing.T, db interface{ SQL() *sql.DB }, query string) []string {
 	t.Helper()
