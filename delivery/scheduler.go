@@ -305,13 +305,14 @@ func (s *scheduler) parkedDue(id string, n int, plan parkPlan) {
 		return
 	}
 	if h.unparks != plan.unparks {
-		s.unparkHook(h)
+		s.unparkHook(h) // with whatever was deferred since the last unpark
+		h.forgetDeferred()
 		return
 	}
-	// They begin a run of deferred jobs if the plan's turns did and no job
-	// was deferred since, or if the run before has been forgotten since
-	// (all its turns had passed).
-	if h.deferredUntil.IsZero() || plan.newRun && !h.deferredUntil.After(plan.turn) {
+	// They begin a run of deferred jobs if the plan's turns did (unless a
+	// job deferred since began it sooner), or if the run before has been
+	// forgotten since (all its turns had passed).
+	if h.deferredUntil.IsZero() || plan.newRun && (!h.deferredUntil.After(plan.turn) || plan.turns.From.Before(h.deferredFrom)) {
 		h.deferredFrom = plan.turns.From
 	}
 	end := plan.turn.Add(time.Duration(n) * plan.turns.Step)

@@ -388,12 +388,18 @@ func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
 	plan, _ = s.parkTurns("wh_a")
 	s.unparkHook(s.hooks["wh_a"])
 	s.hooks["wh_a"].forgetDeferred()
+	s.add([]pathhook.Job{leased(newJob("wh_a", 30, ""), until)}) // parked after the unpark
+	if s.hooks["wh_a"].deferredUntil.IsZero() {
+		t.Fatal("the job added after the unpark was not parked")
+	}
 	back.unparked = nil
 	s.parkedDue("wh_a", 10, plan)
 	if !slices.Equal(back.unparked, []string{"wh_a"}) {
 		t.Errorf("unparked %v, want wh_a: its deliveries were parked after the rest came back", back.unparked)
 	}
-	s.hooks["wh_a"].forgetDeferred()
+	if h := s.hooks["wh_a"]; !h.deferredUntil.IsZero() {
+		t.Errorf("turns booked until %v after the unpark, want none: every parked delivery came back", h.deferredUntil)
+	}
 	plan, _ = s.parkTurns("wh_a")
 	back.unparked = nil
 	s.parkedDue("wh_a", 10, plan)

@@ -97,11 +97,12 @@ func pgCode(err error) string {
 func (dialect) SkipLocked() string { return " FOR NO KEY UPDATE OF d SKIP LOCKED" }
 
 // ForUpdate locks the rows that a read-then-write change reads, so that
-// two concurrent changes of one enrolment, webhook or delivery take turns.
-// No change of those rows changes a key or deletes them, so the lock is
-// NO KEY UPDATE: inserts that refer to the row (a delivery to a webhook
-// being changed, an attempt of a delivery) do not wait for it, as they
-// would behind FOR UPDATE. A delete still waits, and waits for it.
+// two concurrent changes of one org, enrolment, webhook or delivery take
+// turns. No transaction that locks such a row changes its key or deletes
+// it, so the lock is NO KEY UPDATE: inserts that refer to the row (a
+// delivery to a webhook being changed, an attempt of a delivery) do not
+// wait for it, as they would behind FOR UPDATE. A delete (Prune's) still
+// waits, and is waited for.
 func (dialect) ForUpdate() string { return " FOR NO KEY UPDATE" }
 
 func (dialect) Migrations() fs.FS {

@@ -39,9 +39,10 @@ type Dialect interface {
 	// SkipLocked is appended to the claim's SELECT so that concurrent
 	// claimers pass over each other's rows; "" where writers take turns.
 	SkipLocked() string
-	// ForUpdate is appended to the reads of an enrolment, a webhook or a
-	// delivery in a write transaction, so that concurrent changes of one
-	// of them take turns; "" where writers take turns anyway.
+	// ForUpdate is appended to the reads of an org, an enrolment, a
+	// webhook or a delivery in a write transaction, so that concurrent
+	// changes of one of them take turns; "" where writers take turns
+	// anyway.
 	ForUpdate() string
 	// Migrations holds the schema as files NNNN_name.sql, applied in order.
 	Migrations() fs.FS

@@ -237,8 +237,11 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 				deliveryBound, micros(cutoff), pruneChunk); err != nil {
 				return fail("prune attempts", err)
 			}
+			// The status again outside the subquery: a redelivery that
+			// made one pending while this waited for its row is seen by
+			// PostgreSQL's recheck of the outer condition only.
 			res, err := t.exec(ctx, `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-				WHERE id < ? AND created_at < ? AND status <> 'pending' ORDER BY id LIMIT ?)`,
+				WHERE id < ? AND created_at < ? AND status <> 'pending' ORDER BY id LIMIT ?) AND status <> 'pending'`,
 				deliveryBound, micros(cutoff), pruneChunk)
 			if err != nil {
 				return fail("prune deliveries", err)

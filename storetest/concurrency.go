@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -137,13 +138,14 @@ func testWebhookLockLeavesDeliveries(t *testing.T, h *harness) {
 	p := h.pathway(t, "Locked webhook")
 	w := h.enable(t, p, pathhook.CategoryEnrolments)
 	locked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once // the closure may run again
 	changed := make(chan error, 1)
 	go func() {
 		changed <- h.db.Update(h.ctx, func(tx pathhook.Tx) error {
 			if _, err := tx.Webhook(h.ctx, h.org, w.ID); err != nil {
 				return err
 			}
-			close(locked)
+			once.Do(func() { close(locked) })
 			<-release
 			return nil
 		})
@@ -155,8 +157,18 @@ func testWebhookLockLeavesDeliveries(t *testing.T, h *harness) {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 	defer cancel()
-	in := pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "while-locked"}}
-	_, err := h.svc.Enrol(ctx, h.org, p.ID, in)
+	enrolled := make(chan error, 1)
+	go func() {
+		in := pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "while-locked"}}
+		_, err := h.svc.Enrol(ctx, h.org, p.ID, in)
+		enrolled <- err
+	}()
+	var err error
+	select {
+	case err = <-enrolled:
+	case <-time.After(10 * time.Second): // should the call not heed its context
+		err = errors.New("no answer in 10 s")
+	}
 	close(release)
 	if err != nil {
 		t.Errorf("enrolment while the webhook was read to change: %v (it waited for the row lock)", err)
