@@ -180,3 +180,64 @@ func testWebhookLockLeavesDeliveries(t *testing.T, h *harness) {
 		t.Errorf("%d deliveries, want the enrolment's 1", len(ds))
 	}
 }
+
+// testPruneLeavesARedelivery: a redelivery makes an ended delivery pending
+// again; a prune that picked the delivery before and waited for its row
+// leaves it, rather than deleting a delivery with an attempt on its way.
+func testPruneLeavesARedelivery(t *testing.T, h *harness) {
+	if h.db.SerialWrites() {
+		t.Skip("writes take turns here, one transaction at a time")
+	}
+	_, ds := h.queued(t, 1)
+	h.record(t, result(ds[0], 1, pathhook.DeliverySucceeded, h.clock.Now(), 200))
+	cutoff := h.clock.Now()
+	db := h.db.SQL()
+	tx, err := db.BeginTx(h.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var pid int
+	if err := tx.QueryRowContext(h.ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	// What a redelivery writes, held uncommitted.
+	if _, err := tx.ExecContext(h.ctx, "UPDATE deliveries SET status = 'pending' WHERE id = $1", ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	pruned := make(chan int, 1)
+	go func() {
+		n, err := h.db.Prune(h.ctx, cutoff)
+		if err != nil {
+			t.Errorf("Prune: %v", err)
+		}
+		pruned <- n
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := db.QueryRowContext(h.ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).
+			Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case n := <-pruned:
+			t.Fatalf("Prune returned %d without waiting for the redelivered row", n)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Prune never waited for the redelivered row")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-pruned; n != 0 {
+		t.Errorf("pruned %d deliveries, want none: the one there was redelivered meanwhile", n)
+	}
+	d := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	eq(t, "the redelivered delivery's status", d.Status, pathhook.DeliveryPending)
+}

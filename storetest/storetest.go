@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"End a backlog", testEndBacklog},
 		{"A switch-off lingers", testEndBacklogLingers},
 		{"Prune", testPrune},
+		{"A prune waiting for a redelivered row leaves it", testPruneLeavesARedelivery},
 		{"Queue stats and next due", testQueueStats},
 		{"Admin UI sessions", testUISessions},
 	}
