@@ -43,13 +43,19 @@ func (db *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, 
 
 func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, limit int) ([]any, error) {
 	// The due rows are picked in a CTE and joined, not matched with IN: a
-	// subquery under IN may be run again, and claim more than limit.
+	// subquery under IN may be run again, and claim more than limit. The
+	// update matches them by id alone: the CTE has locked them as they are
+	// now (PostgreSQL) or runs in the one writer (SQLite), so they are
+	// still due. A condition on deliveries there, status = 'pending', had
+	// PostgreSQL, with statistics from before a backlog, start from every
+	// pending delivery and compare each with every claimed one: 3.9 s a
+	// claim with 40,000 pending, against 5.5 ms.
 	rows, err := t.query(ctx, `WITH due AS (SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.status = 'pending' AND d.due_at <= ? AND d.next_attempt_at <= ? AND d.lease_until < ? AND w.enabled = ?
 			ORDER BY d.due_at LIMIT ?`+t.db.dialect.SkipLocked()+`)
 		UPDATE deliveries SET lease_owner = ?, lease_until = ?, due_at = ? FROM due
-		WHERE deliveries.id = due.id AND deliveries.status = 'pending' AND deliveries.lease_until < ?
-		RETURNING deliveries.id`, micros(now), micros(now), micros(now), true, limit, owner, micros(until), micros(until), micros(now))
+		WHERE deliveries.id = due.id
+		RETURNING deliveries.id`, micros(now), micros(now), micros(now), true, limit, owner, micros(until), micros(until))
 	if err != nil {
 		return nil, fail("claim", err)
 	}
@@ -200,18 +206,18 @@ func (db *DB) Park(ctx context.Context, owner string, leases []pathhook.Lease, u
 func (db *DB) ParkDue(ctx context.Context, webhookID string, now time.Time, turns pathhook.Turns, limit int) (int, error) {
 	var n int64
 	err := db.writeTx(ctx, func(t *txn) error {
-		// Picked in a CTE and joined, as a claim's rows are: a subquery
-		// under IN may be run again, and park more than limit.
-		// The turns are numbered in a second CTE: PostgreSQL takes no
-		// window function beside a row lock.
+		// Picked in a CTE and joined by id alone, as a claim's rows are
+		// (see claim): a subquery under IN may be run again, and park
+		// more than limit. The turns are numbered in a second CTE:
+		// PostgreSQL takes no window function beside a row lock.
 		from, step, last := micros(turns.From), turns.Step.Microseconds(), micros(turns.Last)
 		res, err := t.exec(ctx, `WITH due AS (SELECT d.id, d.due_at FROM deliveries d
 				WHERE d.status = 'pending' AND d.due_at <= ? AND d.next_attempt_at <= ? AND d.lease_until < ? AND d.webhook_id || '' = ?
 				ORDER BY d.due_at LIMIT ?`+t.db.dialect.SkipLocked()+`),
 			turns AS (SELECT id, ? + (ROW_NUMBER() OVER (ORDER BY due_at, id) - 1) * ? AS at FROM due)
 			UPDATE deliveries SET lease_owner = '', lease_until = 0, due_at = CASE WHEN turns.at < ? THEN turns.at ELSE ? END FROM turns
-			WHERE deliveries.id = turns.id AND deliveries.status = 'pending' AND deliveries.lease_until < ?`,
-			micros(now), micros(now), micros(now), webhookID, limit, from, step, last, last, micros(now))
+			WHERE deliveries.id = turns.id`,
+			micros(now), micros(now), micros(now), webhookID, limit, from, step, last, last)
 		if err != nil {
 			return fail("park due", err)
 		}
