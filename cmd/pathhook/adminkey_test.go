@@ -37,6 +37,7 @@ func TestServeRefusesAdminKeyItCannotUse(t *testing.T) {
 		{admin, "PATHHOOK_ADMIN_KEY: this key was revoked"},
 		{strings.TrimSpace(other.String()), "PATHHOOK_ADMIN_KEY: this key belongs to another org"},
 	} {
+		waitUnlocked(t, db)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var out syncBuffer
 		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, testEnv(map[string]string{"PATHHOOK_DB": db, "PATHHOOK_ADMIN_KEY": tc.key}),

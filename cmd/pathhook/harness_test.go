@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pathhook/pathhook/sqlite"
 )
 
 // TestMain lets the test binary stand in for the pathhook binary: with
@@ -70,6 +72,27 @@ func testEnv(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
+// waitUnlocked waits until no serve holds the lock of the SQLite file db,
+// as none should once the last one run in-process has returned. It may
+// still be held a moment: a child process that another test starts takes
+// a copy of every open file, the lock's too, until it execs.
+func waitUnlocked(t *testing.T, db string) {
+	t.Helper()
+	if isPostgres(db) {
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		unlock, err := sqlite.LockServer(db)
+		if err == nil {
+			unlock()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lock of %s is still held after 10 s: %v", db, err)
+		}
+	}
+}
+
 // startServer runs pathhook serve in-process on 127.0.0.1:0 until the test
 // ends, and waits until it answers.
 func startServer(t *testing.T, env map[string]string, args ...string) *server {
@@ -84,6 +107,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		env["PATHHOOK_ADMIN_KEY"] = "test-admin-key-0123456789abcdef"
 	}
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--allow-http", "--allow-networks", "127.0.0.0/8"}, args...)
+	waitUnlocked(t, env["PATHHOOK_DB"])
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
