@@ -168,6 +168,7 @@ func New(c Config) *Engine {
 		wake: make(chan struct{}, 1), chore: make(chan struct{}, 1), started: make(chan struct{})}
 	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
 	e.rec.disabled = e.backlogsToEnd
+	e.rec.unparked = e.sched.unparked
 	if sw, ok := c.Store.(serialWriter); ok {
 		e.serialWrites = sw.SerialWrites()
 	}

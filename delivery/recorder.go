@@ -39,6 +39,9 @@ type recorder struct {
 	clock    func() time.Time
 	journal  *journal // told what is recorded; nil without one
 	disabled func()   // called once results that switch webhooks off are recorded
+	// unparked is called once an unpark has ended: all brought back, or
+	// given up. May be nil.
+	unparked func(webhookID string)
 
 	results chan kept
 	wake    chan struct{}
@@ -334,6 +337,9 @@ func (r *recorder) handBackQueued(ctx context.Context) (more bool) {
 				// Not lost: they come back when their parks end.
 				r.log.Warn("delivery: cannot bring parked deliveries back", "webhook", hb.webhook, "err", err)
 			}
+			if n < unparkBatch || err != nil {
+				r.unparkEnded(hb.webhook)
+			}
 			if timedOut(err) {
 				r.dropHandBacks(back[k+1:])
 				return false
@@ -385,5 +391,16 @@ func (r *recorder) dropHandBacks(rest []handback) {
 	if len(rest) > 0 {
 		r.log.Warn("delivery: the store did not answer in time; deliveries not handed back wait for their leases or parks to end",
 			"hand_backs", len(rest))
+	}
+	for _, hb := range rest {
+		if hb.webhook != "" {
+			r.unparkEnded(hb.webhook)
+		}
+	}
+}
+
+func (r *recorder) unparkEnded(webhookID string) {
+	if r.unparked != nil {
+		r.unparked(webhookID)
 	}
 }

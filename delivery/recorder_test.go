@@ -198,7 +198,8 @@ func (s *countingStore) Release(ctx context.Context, owner string, leases []path
 
 // TestRecorderUnparksInBoundedTransactions: a webhook's parked backlog is
 // brought back unparkBatch deliveries a transaction, and a result that
-// comes meanwhile is written between them, not after the whole backlog.
+// comes meanwhile is written between them, not after the whole backlog;
+// the scheduler is told once the last has come back.
 func TestRecorderUnparksInBoundedTransactions(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
@@ -231,6 +232,7 @@ func TestRecorderUnparksInBoundedTransactions(t *testing.T) {
 	}, recorded: func() { step("record") }}
 	c := Config{Store: st, Owner: store.owner, Clock: clock.Now, Logger: testLogger(t), FlushInterval: -1, Workers: 2}
 	r = newRecorder(&c)
+	r.unparked = func(id string) { step("ended " + id) }
 	r.park(clock.Now().Add(maxDefer), leases...)
 	r.unpark("wh_a")
 	done := make(chan struct{})
@@ -238,10 +240,10 @@ func TestRecorderUnparksInBoundedTransactions(t *testing.T) {
 		defer close(done)
 		r.run(context.Background())
 	}()
-	waitFor(t, "the backlog to be brought back", func() bool { return len(taken()) == 4 })
+	waitFor(t, "the backlog to be brought back", func() bool { return len(taken()) == 5 })
 	r.close()
 	<-done
-	want := []string{fmt.Sprint("unpark ", unparkBatch), "record", fmt.Sprint("unpark ", unparkBatch), "unpark 1"}
+	want := []string{fmt.Sprint("unpark ", unparkBatch), "record", fmt.Sprint("unpark ", unparkBatch), "unpark 1", "ended wh_a"}
 	if got := taken(); !slices.Equal(got, want) {
 		t.Errorf("steps %v, want %v", got, want)
 	}

@@ -53,8 +53,9 @@ type hook struct {
 	deferLatency  time.Duration
 	// changed is when the webhook last changed (replace): a job made
 	// before then carries it as it was.
-	changed time.Time
-	unparks int // times its parked deliveries were brought back
+	changed   time.Time
+	unparks   int // times its parked deliveries were brought back
+	unparking int // of those, the ones the store has not finished
 }
 
 // estimate is how long the scheduler expects an attempt to the webhook to
@@ -277,13 +278,13 @@ type parkPlan struct {
 // later than maxDefer from now, where those that do not fit before pile
 // up, as deferral piles them. It books none of them: parkedDue books those
 // the store parked, which may be none. ok is false when the scheduler no
-// longer has the webhook's state.
+// longer has the webhook's state, or an unpark of it is under way.
 func (s *scheduler) parkTurns(id string) (plan parkPlan, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.hooks[id]
-	if h == nil || s.stopped {
-		return plan, false
+	if h == nil || s.stopped || h.unparking > 0 {
+		return plan, false // an unpark under way would bring them back
 	}
 	now := s.clock()
 	wait := s.wait(h)
@@ -328,7 +329,19 @@ func (s *scheduler) parkedDue(id string, n int, plan parkPlan) {
 // unparkHook brings h's parked deliveries back (Store.Unpark).
 func (s *scheduler) unparkHook(h *hook) {
 	h.unparks++
+	h.unparking++
 	s.unpark(h.id)
+}
+
+// unparked is told that an unpark of the webhook's parked deliveries has
+// ended: until then, none are parked where they lie (parkTurns), since the
+// unpark would bring them back while they are booked.
+func (s *scheduler) unparked(webhookID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.hooks[webhookID]; h != nil && h.unparking > 0 {
+		h.unparking--
+	}
 }
 
 // givable reports whether job's lease is worth releasing or parking:

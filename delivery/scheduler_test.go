@@ -400,6 +400,16 @@ func TestSchedulerBooksTurnsForDeliveriesParkedWhereTheyLie(t *testing.T) {
 	if h := s.hooks["wh_a"]; !h.deferredUntil.IsZero() {
 		t.Errorf("turns booked until %v after the unpark, want none: every parked delivery came back", h.deferredUntil)
 	}
+	// Nothing is parked where it lies while an unpark is under way: it
+	// would bring them back while their turns are booked.
+	if _, ok := s.parkTurns("wh_a"); ok {
+		t.Error("parkTurns planned while two unparks were under way")
+	}
+	s.unparked("wh_a")
+	if _, ok := s.parkTurns("wh_a"); ok {
+		t.Error("parkTurns planned while an unpark was under way")
+	}
+	s.unparked("wh_a")
 	plan, _ = s.parkTurns("wh_a")
 	back.unparked = nil
 	s.parkedDue("wh_a", 10, plan)

@@ -172,6 +172,7 @@ type sim struct {
 	mostAtOnce map[string]int
 	polls      int
 	unparks    []time.Time // when a webhook's parked deliveries were brought back
+	unparked   []string    // unparks done that the scheduler is yet to be told of
 }
 
 type simAttempt struct {
@@ -199,6 +200,7 @@ func newSim(t *testing.T, st *simStore, clock *fakeClock, perHook int, retryIn t
 		func(webhookID string) {
 			s.unparks = append(s.unparks, clock.Now())
 			st.unpark(webhookID)
+			s.unparked = append(s.unparked, webhookID) // told once the scheduler's lock is free
 		},
 		func() { s.woken = true })
 	s.e = e
@@ -215,6 +217,10 @@ func (s *sim) run(end time.Time) {
 	ctx := context.Background()
 	nextPoll := s.clock.Now()
 	for {
+		for _, id := range s.unparked {
+			s.e.sched.unparked(id)
+		}
+		s.unparked = nil
 		now := s.clock.Now()
 		for i := 0; i < len(s.events); i++ {
 			if !s.events[i].at.After(now) {
