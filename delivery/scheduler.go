@@ -553,7 +553,7 @@ func (s *scheduler) tidy(cutoff time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, h := range s.hooks {
-		if len(h.queue) == 0 && h.active == 0 && h.used.Before(cutoff) {
+		if len(h.queue) == 0 && h.active == 0 && h.unparking == 0 && h.used.Before(cutoff) {
 			delete(s.hooks, id)
 		}
 	}
