@@ -229,28 +229,19 @@ func (s *scheduler) addJobs(jobs []pathhook.Job) (parkedHooks map[string]int) {
 // (but no sooner than wait), and no later than maxDefer from now, rounded
 // down too.
 func (s *scheduler) deferral(h *hook, now time.Time, wait time.Duration) time.Time {
-	turn, until := s.freeTurn(h, now, wait)
-	if !h.deferredUntil.After(now.Add(wait)) {
-		h.deferredFrom = until // a new run of deferred jobs
-	}
-	// Turns past maxDefer are all booked at maxDefer: booking them further
-	// out would have the jobs that come back then parked behind turns that
-	// no job holds, and the webhook idle until those.
-	h.deferredUntil = turn.Add(s.pace(h))
-	if last := now.Add(maxDefer); h.deferredUntil.After(last) {
-		h.deferredUntil = last
-	}
-	h.deferLatency = s.estimate(h)
+	turn, until, newRun := s.freeTurn(h, now, wait)
+	s.book(h, until, turn.Add(s.pace(h)), now.Add(maxDefer), newRun)
 	return until
 }
 
 // freeTurn returns h's next free turn for a job that would wait wait in
-// memory, and when the job is to come back from the store for it (see
-// deferral), without booking it.
-func (s *scheduler) freeTurn(h *hook, now time.Time, wait time.Duration) (turn, until time.Time) {
+// memory, when the job is to come back from the store for it (see
+// deferral), and whether it begins a run of deferred jobs, without booking
+// it.
+func (s *scheduler) freeTurn(h *hook, now time.Time, wait time.Duration) (turn, until time.Time, newRun bool) {
 	soonest := now.Add(wait)
-	turn = soonest
-	if h.deferredUntil.After(turn) {
+	turn, newRun = soonest, !h.deferredUntil.After(soonest)
+	if !newRun {
 		turn = h.deferredUntil // goes on from the jobs deferred before
 	}
 	if until = turn.Truncate(deferStep); until.Before(soonest) {
@@ -259,7 +250,25 @@ func (s *scheduler) freeTurn(h *hook, now time.Time, wait time.Duration) (turn, 
 	if last := now.Add(maxDefer); until.After(last) {
 		until = last.Truncate(deferStep) // one statement parks a run of them
 	}
-	return turn, until
+	return turn, until, newRun
+}
+
+// book books h's turns until end, and no later than last: turns past
+// maxDefer are all booked at maxDefer, since booking them further out
+// would have the jobs that come back then parked behind turns that no job
+// holds, and the webhook idle until those. A new run of deferred jobs
+// comes back from from.
+func (s *scheduler) book(h *hook, from, end, last time.Time, newRun bool) {
+	if newRun {
+		h.deferredFrom = from
+	}
+	if end.After(last) {
+		end = last
+	}
+	if end.After(h.deferredUntil) {
+		h.deferredUntil = end
+	}
+	h.deferLatency = s.estimate(h)
 }
 
 // parkPlan is what parkTurns plans for a park of a webhook's due
@@ -287,11 +296,10 @@ func (s *scheduler) parkTurns(id string) (plan parkPlan, ok bool) {
 		return plan, false // an unpark under way would bring them back
 	}
 	now := s.clock()
-	wait := s.wait(h)
-	turn, from := s.freeTurn(h, now, wait)
+	turn, from, newRun := s.freeTurn(h, now, s.wait(h))
 	last := now.Add(maxDefer)
 	return parkPlan{turns: pathhook.Turns{From: from, Step: s.pace(h), Last: last.Truncate(deferStep)}, turn: turn,
-		newRun: !h.deferredUntil.After(now.Add(wait)), last: last, unparks: h.unparks}, true
+		newRun: newRun, last: last, unparks: h.unparks}, true
 }
 
 // parkedDue books the turns of n deliveries of webhook id that the store
@@ -313,17 +321,9 @@ func (s *scheduler) parkedDue(id string, n int, plan parkPlan) {
 	// They begin a run of deferred jobs if the plan's turns did (unless a
 	// job deferred since began it sooner), or if the run before has been
 	// forgotten since (all its turns had passed).
-	if h.deferredUntil.IsZero() || plan.newRun && (!h.deferredUntil.After(plan.turn) || plan.turns.From.Before(h.deferredFrom)) {
-		h.deferredFrom = plan.turns.From
-	}
-	end := plan.turn.Add(time.Duration(n) * plan.turns.Step)
-	if end.After(plan.last) {
-		end = plan.last
-	}
-	if end.After(h.deferredUntil) {
-		h.deferredUntil = end
-	}
-	h.deferLatency = s.estimate(h)
+	newRun := h.deferredUntil.IsZero() ||
+		plan.newRun && (!h.deferredUntil.After(plan.turn) || plan.turns.From.Before(h.deferredFrom))
+	s.book(h, plan.turns.From, plan.turn.Add(time.Duration(n)*plan.turns.Step), plan.last, newRun)
 }
 
 // unparkHook brings h's parked deliveries back (Store.Unpark).
