@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -34,6 +35,76 @@ func TestReadsSurviveEndedConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	endConnections(t, app)
+	for i := range 4 {
+		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
+			t.Fatalf("read %d after the connections ended: %v", i, err)
+		}
+	}
+}
+
+// TestWritesSurviveEndedConnections: a write that meets a connection the
+// server ended runs again on another, alone or in a group commit, and
+// is saved once.
+func TestWritesSurviveEndedConnections(t *testing.T) {
+	t.Parallel()
+	const app = "pathhook_connlost_write_test"
+	u := freshSchema(t) + "&application_name=" + app
+	db, err := postgres.Open(context.Background(), u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	svc := pathhook.NewService(pathhook.Config{Store: db})
+	org, err := svc.EnsureOrg(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := 0
+	create := func(what string, parallel int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range parallel {
+			wg.Go(func() {
+				if _, err := svc.CreatePathway(ctx, org.ID, pathhook.PathwayInput{Name: fmt.Sprintf("%s %d", what, i)}); err != nil {
+					t.Errorf("%s, write %d: %v", what, i, err)
+				}
+			})
+		}
+		wg.Wait()
+		made += parallel
+	}
+	create("warm-up", 16) // several connections in the pool
+	endConnections(t, app)
+	for i := range 4 {
+		create(fmt.Sprint("alone after the first end ", i), 1)
+	}
+	create("together after the first end", 16)
+	endConnections(t, app)
+	create("together after the second end", 16)
+	ps, _, err := svc.Pathways(ctx, org.ID, pathhook.Page{Limit: pathhook.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, p := range ps {
+		names[p.Name]++
+	}
+	for name, n := range names {
+		if n != 1 {
+			t.Errorf("pathway %q saved %d times", name, n)
+		}
+	}
+	if len(names) != made {
+		t.Errorf("%d pathways saved, want %d", len(names), made)
+	}
+}
+
+// endConnections ends the connections of application app, as an
+// operator's pg_terminate_backend or a restart would.
+func endConnections(t *testing.T, app string) {
+	t.Helper()
 	admin, err := sql.Open("pgx", pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -42,11 +113,6 @@ func TestReadsSurviveEndedConnections(t *testing.T) {
 	var ended int
 	if err := admin.QueryRow("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&ended); err != nil || ended == 0 {
 		t.Fatalf("ended %d connections: %v", ended, err)
-	}
-	for i := range 4 {
-		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
-			t.Fatalf("read %d after the connections ended: %v", i, err)
-		}
 	}
 }
 

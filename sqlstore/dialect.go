@@ -34,7 +34,8 @@ type Dialect interface {
 	// IsConnectionLost reports whether err is of a connection that the
 	// database ended or lost (a restart, an operator's
 	// pg_terminate_backend): a read-only transaction may run again on
-	// another connection.
+	// another connection, and so may a Pipeliner's write transaction
+	// unless its error wraps ErrCommitUnknown.
 	IsConnectionLost(err error) bool
 	// SkipLocked is appended to the claim's SELECT so that concurrent
 	// claimers pass over each other's rows; "" where writers take turns.

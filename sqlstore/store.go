@@ -233,7 +233,7 @@ func (db *DB) boundedWriteTx(ctx context.Context, fn func(*txn) error) error {
 }
 
 func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
-	return db.retry(ctx, func() error {
+	return db.retryIf(ctx, db.writeRetryable, func() error {
 		if db.direct {
 			// A transaction on the driver runs to its end once begun; the
 			// caller's context bounds only the wait for the connection.
@@ -275,6 +275,25 @@ func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 		}
 		return nil
 	})
+}
+
+// writeRetryable reports whether a write transaction that failed with err
+// may run again: the database asked for it, or, through a Pipeliner, the
+// connection was lost or ended before COMMIT could have taken effect (a
+// restart or an operator's pg_terminate_backend leaves the pool's other
+// connections dead too; each would fail one write). A Pipeliner wraps
+// ErrCommitUnknown where COMMIT went out unanswered, which is never run
+// again. Nor is one that ran out of time: it would wait as long again
+// (pgx takes an expired context for an error safe to retry).
+func (db *DB) writeRetryable(err error) bool {
+	if db.dialect.IsRetryable(err) {
+		return true
+	}
+	if _, pipelined := db.dialect.(Pipeliner); !pipelined {
+		return false
+	}
+	return db.dialect.IsConnectionLost(err) && !errors.Is(err, ErrCommitUnknown) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 // afterCommit is what follows a write transaction on the driver that has
