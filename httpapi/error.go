@@ -72,6 +72,11 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusInternalServerError:
 		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "error", err)
 		p.Code, p.Detail = pathhook.EINTERNAL, "An internal error occurred. It has been logged."
+	case http.StatusServiceUnavailable:
+		// The cause (a database down, a resolver failing) is the
+		// operator's to see, and the client's to wait out.
+		s.log.WarnContext(r.Context(), "unavailable", "method", r.Method, "route", r.Pattern, "error", err)
+		w.Header().Set("Retry-After", "1")
 	case http.StatusUnauthorized:
 		challenge := `Bearer realm="` + s.platform + `"`
 		if r.Header.Get("Authorization") != "" {

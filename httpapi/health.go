@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -27,12 +28,14 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *pathhook.APIK
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
-			s.log.WarnContext(r.Context(), "not ready", "error", err)
-			return pathhook.Errorf(pathhook.EUNAVAILABLE, "the server is not ready to serve")
+			// fail logs the cause.
+			return fmt.Errorf("%w (%w)", errNotReady, err)
 		}
 	}
 	return respond(w, http.StatusOK, statusAnswer{Status: "ready"})
 }
+
+var errNotReady error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the server is not ready to serve")
 
 // serveMetrics serves Config.Metrics, or 404 when there is none.
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *pathhook.APIKey) error {

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,11 +65,23 @@ func TestRateLimitOff(t *testing.T) {
 	}
 }
 
+// TestReadiness: a server that cannot do its work answers /readyz with
+// 503, says when to ask again, and logs why.
 func TestReadiness(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *Config) { c.Ready = func(context.Context) error { return errors.New("database is down") } })
+	var logs syncBuffer
+	f := setup(t, func(c *Config) {
+		c.Ready = func(context.Context) error { return errors.New("database is down") }
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	res := f.do("", "GET", "/readyz", nil)
 	checkProblem(t, "not ready", res, http.StatusServiceUnavailable)
+	if got := res.header.Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "database is down") {
+		t.Errorf("the log does not say why the server is not ready:\n%s", logs.String())
+	}
 	f.must(200, "", "GET", "/healthz", nil)
 	checkProblem(t, "no metrics", f.do("", "GET", "/metrics", nil), http.StatusNotFound)
 }

@@ -76,12 +76,13 @@ func (dialect) IsRetryable(err error) bool {
 }
 
 // IsConnectionLost reports the server ending the session (class 57P:
-// an operator's pg_terminate_backend, a shutdown, a restart) or a
-// connection that failed (class 08), and errors that pgx says happened
-// before anything was sent.
+// an operator's pg_terminate_backend, a shutdown, a restart), a
+// connection that failed (class 08) or could not be made, and errors that
+// pgx says happened before anything was sent.
 func (dialect) IsConnectionLost(err error) bool {
 	code := pgCode(err)
-	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err)
+	var connect *pgconn.ConnectError
+	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err) || errors.As(err, &connect)
 }
 
 func pgCode(err error) string {

@@ -79,6 +79,41 @@ func TestADatabaseThatStopsAnswering(t *testing.T) {
 	}
 }
 
+// TestADatabaseOutOfReach checks that writes and reads that cannot reach
+// the database (it is down: connections ended and refused) fail with
+// EUNAVAILABLE, which the API answers with 503, and not as an internal
+// error.
+func TestADatabaseOutOfReach(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFreezer(t, u.Host)
+	u.Host = proxy.addr()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	event := oneWebhook(t, db)
+
+	proxy.close()
+	ev, ds := event("wh_1")
+	err = db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
+	if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
+		t.Errorf("a write to a database out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+	}
+	err = db.View(ctx, func(tx pathhook.Tx) error {
+		_, err := tx.Pathway(ctx, "org_1", "pw_1")
+		return err
+	})
+	if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
+		t.Errorf("a read from a database out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+	}
+}
+
 // freezer is a TCP proxy to a PostgreSQL server that, once frozen, keeps
 // its connections open and forwards nothing more either way.
 type freezer struct {

@@ -162,16 +162,42 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 // for a retry.
 func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 	if db.group != nil {
-		return db.group.update(ctx, fn)
+		return db.unreachable(db.group.update(ctx, fn))
 	}
-	return db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) })
+	return db.unreachable(db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) }))
 }
+
+// unreachable names err as the database being out of reach (EUNAVAILABLE)
+// when it is a connection that could not be made, or that the database
+// ended, and running the transaction again did not help: the database is
+// down or restarting. Nothing was saved: a COMMIT that may have been is
+// errCommitUnknown, which already says so.
+func (db *DB) unreachable(err error) error {
+	var known *pathhook.Error
+	if err == nil || errors.As(err, &known) || !db.connectionLost(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", errUnreachable, err)
+}
+
+// connectionLost reports whether err is of a connection that could not be
+// made, or that the database ended or lost (Dialect.IsConnectionLost), and
+// not of a context that ended: pgx takes an expired context for an error
+// safe to retry, and a transaction that ran out of time would wait as long
+// again.
+func (db *DB) connectionLost(err error) bool {
+	return db.dialect.IsConnectionLost(err) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// errUnreachable answers a call that could not reach the database.
+var errUnreachable error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now; nothing was changed, try again")
 
 // View runs fn in one read-only transaction, again if the database asks
 // for it or ended the connection it ran on.
 func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
-	retryable := func(err error) bool { return db.dialect.IsRetryable(err) || db.dialect.IsConnectionLost(err) }
-	return db.retryIf(ctx, retryable, func() error {
+	retryable := func(err error) bool { return db.dialect.IsRetryable(err) || db.connectionLost(err) }
+	return db.unreachable(db.retryIf(ctx, retryable, func() error {
 		if db.direct {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -197,7 +223,7 @@ func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 			return fmt.Errorf("%w (%w)", errNoAnswerRead, err)
 		}
 		return err
-	})
+	}))
 }
 
 // errNoAnswerRead answers a read that the database did not answer within
@@ -283,17 +309,13 @@ func (db *DB) retryWriteTx(ctx context.Context, fn func(*txn) error) error {
 // restart or an operator's pg_terminate_backend leaves the pool's other
 // connections dead too; each would fail one write). A Pipeliner wraps
 // ErrCommitUnknown where COMMIT went out unanswered, which is never run
-// again. Nor is one that ran out of time: it would wait as long again
-// (pgx takes an expired context for an error safe to retry).
+// again.
 func (db *DB) writeRetryable(err error) bool {
 	if db.dialect.IsRetryable(err) {
 		return true
 	}
-	if _, pipelined := db.dialect.(Pipeliner); !pipelined {
-		return false
-	}
-	return db.dialect.IsConnectionLost(err) && !errors.Is(err, ErrCommitUnknown) &&
-		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+	_, pipelined := db.dialect.(Pipeliner)
+	return pipelined && db.connectionLost(err) && !errors.Is(err, ErrCommitUnknown)
 }
 
 // afterCommit is what follows a write transaction on the driver that has
