@@ -273,6 +273,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for range e.c.Workers {
 		workers.Go(func() { e.work(attempts) })
 	}
+	e.rec.stop = ctx.Done()
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)

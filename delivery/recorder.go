@@ -43,6 +43,11 @@ type recorder struct {
 	// given up. May be nil.
 	unparked func(webhookID string)
 
+	// stop is closed when the engine begins to stop (nil: never).
+	stop <-chan struct{}
+	// backoff is the first wait before a failed write is tried again.
+	backoff time.Duration
+
 	results chan kept
 	wake    chan struct{}
 	mu      sync.Mutex
@@ -67,7 +72,7 @@ type handback struct {
 
 func newRecorder(c *Config) *recorder {
 	return &recorder{store: c.Store, owner: c.Owner, linger: c.FlushInterval, log: c.Logger, observer: c.Observer,
-		clock: c.Clock, results: make(chan kept, c.Workers), wake: make(chan struct{}, 1)}
+		clock: c.Clock, backoff: 50 * time.Millisecond, results: make(chan kept, c.Workers), wake: make(chan struct{}, 1)}
 }
 
 // add queues a result, and the journal file that keeps it (if any), for
@@ -255,13 +260,29 @@ func (r *recorder) gather(b *batch) (open bool) {
 // is taken to be down or stuck and the rest are left out without a try,
 // each of which would hold the engine (and a shutdown) for writeTimeout
 // more.
+//
+// A store out of reach (EUNAVAILABLE: a database down or restarting) is
+// not the batch's fault: it is tried again, at most a second apart, until
+// the store answers or the engine stops. The workers wait meanwhile, as
+// add blocks, rather than make attempts whose results would be dropped and
+// whose deliveries would be sent again once their leases ran out.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
 	}
 	err := r.try(ctx, batch)
-	for backoff := 50 * time.Millisecond; err != nil && !timedOut(err) && backoff <= 200*time.Millisecond; backoff *= 2 {
-		time.Sleep(backoff)
+	wait := r.backoff
+	for tries := 1; err != nil && !timedOut(err); tries++ {
+		if tries >= maxRecordTries {
+			if pathhook.ErrorCode(err) != pathhook.EUNAVAILABLE || r.stopping() {
+				break
+			}
+			if tries == maxRecordTries {
+				r.log.Warn("delivery: the store is out of reach; results wait for it, and new attempts with them", "err", err)
+			}
+		}
+		r.sleep(wait)
+		wait = min(2*wait, 20*r.backoff) // a second by default
 		err = r.try(ctx, batch)
 	}
 	if err == nil {
@@ -294,6 +315,30 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 		}
 	}
 	return failed
+}
+
+// maxRecordTries is how many times a batch is written before it is split,
+// unless the store is out of reach.
+const maxRecordTries = 4
+
+// stopping reports whether the engine is stopping.
+func (r *recorder) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d, less once the engine is stopping.
+func (r *recorder) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.stop:
+	}
 }
 
 // maxTimeouts is how many writes of one batch in a row may run out of

@@ -271,3 +271,47 @@ func (s *stepStore) Record(ctx context.Context, results []pathhook.Result) error
 	s.recorded()
 	return s.fakeStore.Record(ctx, results)
 }
+
+// TestRecorderWaitsForAStoreOutOfReach: results are kept and written again
+// while the store is out of reach, past the tries that a failing batch
+// gets, and recorded once it answers, rather than dropped for their
+// deliveries to be sent again when their leases run out. Once the engine
+// stops, it waits no more.
+func TestRecorderWaitsForAStoreOutOfReach(t *testing.T) {
+	t.Parallel()
+	for _, stopping := range []bool{false, true} {
+		store := newFakeStore(time.Now)
+		batch := timeoutBatch(store, 3)
+		tries := 0
+		store.recordErr = func([]pathhook.Result) error {
+			if tries++; tries <= 3*maxRecordTries {
+				return pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now")
+			}
+			return nil
+		}
+		r := newTestRecorder(t, store)
+		r.log = slog.New(slog.DiscardHandler)
+		r.backoff = time.Millisecond
+		stop := make(chan struct{})
+		if stopping {
+			close(stop)
+		}
+		r.stop = stop
+		failed := r.write(context.Background(), batch)
+		if stopping {
+			// maxRecordTries for the batch, then one for each result.
+			if want := maxRecordTries + len(batch); tries != want || len(failed) != len(batch) {
+				t.Errorf("stopping: %d tries, %v not recorded; want %d tries, all three not recorded", tries, failed, want)
+			}
+			continue
+		}
+		if failed != nil || tries != 3*maxRecordTries+1 {
+			t.Errorf("%d tries, %v not recorded; want %d tries, all recorded", tries, failed, 3*maxRecordTries+1)
+		}
+		for _, res := range batch {
+			if n := len(store.delivery(res.DeliveryID).attempts); n != 1 {
+				t.Errorf("%s has %d attempts recorded, want 1", res.DeliveryID, n)
+			}
+		}
+	}
+}

@@ -14,7 +14,9 @@ type Store interface {
 	// owner until until, oldest due first, and returns them ready to send.
 	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error)
 	// Record writes the results of attempts in one transaction and clears
-	// their leases.
+	// their leases. An error with the code EUNAVAILABLE says the store is
+	// out of reach (the database is down or restarting), not that one of
+	// the results is at fault.
 	Record(ctx context.Context, results []pathhook.Result) error
 	// Restore records, like Record, those of results whose attempts it
 	// does not have yet (the attempt's number is above its delivery's

@@ -19,7 +19,7 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) })
+	return db.unreachable(db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) }))
 }
 
 // Restore records those of results whose attempts the store does not have
