@@ -46,6 +46,16 @@ type Dispatcher interface {
 	Offer(ctx context.Context, jobs []Job)
 }
 
+// A Dispatcher may also be a Doubter. When an Update's COMMIT got no
+// answer (ErrCommitUnknown), the Service gives it the jobs it would have
+// offered: their deliveries exist only if the change was saved, and are
+// then leased to the dispatcher for jobs it was never given. A Doubter
+// gives those leases back once the store answers, so that the deliveries
+// are claimed at once rather than when the leases run out.
+type Doubter interface {
+	Doubt(jobs []Job)
+}
+
 // A Dispatcher that holds jobs may also be a WebhookWatcher: the Service
 // tells it, once the transaction has committed, of each change to a
 // webhook (its URL, its secrets, its switch), since the jobs it holds carry

@@ -2,6 +2,7 @@ package pathhook
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -57,6 +58,9 @@ func (s *Service) update(ctx context.Context, now time.Time, fn func(Tx, *emitte
 		return fn(tx, e)
 	})
 	if err != nil {
+		if d, ok := s.dispatcher.(Doubter); ok && e != nil && len(e.jobs) > 0 && errors.Is(err, ErrCommitUnknown) {
+			d.Doubt(e.jobs)
+		}
 		return err
 	}
 	if len(e.jobs) > 0 && s.dispatcher != nil {

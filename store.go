@@ -2,8 +2,13 @@ package pathhook
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrCommitUnknown is wrapped by the error of an Update whose COMMIT went
+// out and got no answer: the change may have been saved or not.
+var ErrCommitUnknown = errors.New("the database did not answer whether the transaction committed")
 
 // Store keeps pathhook's state. Update runs fn in one read-write
 // transaction: everything fn writes commits together or not at all. View

@@ -39,6 +39,7 @@ func (e *Engine) claim(ctx context.Context) {
 func (e *Engine) poll(ctx context.Context) time.Duration {
 	e.polling.Lock()
 	defer e.polling.Unlock()
+	e.releaseDoubtful(ctx)
 	for {
 		limit := e.sched.room(claimBatch)
 		if limit == 0 {

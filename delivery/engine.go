@@ -157,6 +157,10 @@ type Engine struct {
 	// chores rather than between their transactions.)
 	polling      sync.Mutex
 	serialWrites bool
+	// doubtful are the leases of deliveries that a change whose COMMIT
+	// got no answer may have made (Doubt), for the next poll to give back.
+	doubtMu  sync.Mutex
+	doubtful []pathhook.Lease
 	started      chan struct{} // closed by Run once it attempts deliveries
 	running      atomic.Bool
 }
@@ -187,6 +191,40 @@ func (e *Engine) LeaseOwner() pathhook.LeaseOwner {
 // are left to run out their lease.
 func (e *Engine) Offer(_ context.Context, jobs []pathhook.Job) {
 	e.sched.add(jobs)
+}
+
+// Doubt has the next poll that reaches the store give back the leases of
+// jobs whose change may not have been saved: if it was, their deliveries
+// are claimed at once, rather than when their leases run out. It
+// implements pathhook.Doubter.
+func (e *Engine) Doubt(jobs []pathhook.Job) {
+	e.doubtMu.Lock()
+	for i := range jobs {
+		e.doubtful = append(e.doubtful, jobs[i].Lease())
+	}
+	e.doubtMu.Unlock()
+	e.wakeClaimer()
+}
+
+// releaseDoubtful gives back the leases that Doubt was given, keeping them
+// for the next poll if the store fails.
+func (e *Engine) releaseDoubtful(ctx context.Context) {
+	e.doubtMu.Lock()
+	leases := e.doubtful
+	e.doubtful = nil
+	e.doubtMu.Unlock()
+	if len(leases) == 0 {
+		return
+	}
+	if err := e.store.Release(ctx, e.c.Owner, leases); err != nil {
+		if ctx.Err() == nil {
+			e.c.Logger.Warn("delivery: cannot give back the leases of a change that may not have been saved; trying again at the next poll",
+				"leases", len(leases), "err", err)
+		}
+		e.doubtMu.Lock()
+		e.doubtful = append(leases, e.doubtful...)
+		e.doubtMu.Unlock()
+	}
 }
 
 // Poke makes the engine poll the store and run its chores now, rather than

@@ -3,6 +3,8 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -386,5 +388,41 @@ func TestSQLiteJobMadeBeforeAChangeIsMadeAgain(t *testing.T) {
 		if old.count() != 0 || moved.count() != 1 {
 			t.Errorf("the old URL got %d requests and the new one %d, want 0 and 1", old.count(), moved.count())
 		}
+	}
+}
+
+// unsureStore saves every change, and answers as a store whose COMMIT got
+// no answer does.
+type unsureStore struct{ pathhook.Store }
+
+func (u unsureStore) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
+	if err := u.Store.Update(ctx, fn); err != nil {
+		return err
+	}
+	return fmt.Errorf("the connection broke after COMMIT went out: %w", pathhook.ErrCommitUnknown)
+}
+
+// TestSQLiteUnsureCommitGivesItsLeasesBack: a change whose COMMIT got no
+// answer was saved after all. Its delivery, leased to the engine for a job
+// it was never given, is given back and sent at once, not when its lease
+// runs out (which, on the test's clock, never comes).
+func TestSQLiteUnsureCommitGivesItsLeasesBack(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newSystem(t, rc.URL)
+	s.svc = pathhook.NewService(pathhook.Config{Store: unsureStore{s.db}, Clock: s.clock.Now, Dispatcher: s.engine,
+		Lease: s.engine.LeaseOwner(), AllowHTTP: true})
+	s.run(s.engine)
+	ctx := context.Background()
+	_, err := s.svc.Enrol(ctx, s.org, s.pathway, pathhook.EnrolmentInput{Learner: &pathhook.Learner{ID: "learner-1"}})
+	if !errors.Is(err, pathhook.ErrCommitUnknown) {
+		t.Fatalf("enrol: %v, want ErrCommitUnknown", err)
+	}
+	ds, _, err := s.svc.Deliveries(ctx, s.org, s.webhook, "", pathhook.Page{Limit: 10})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries: %v, %v; want the one the enrolment made", ds, err)
+	}
+	if d := s.waitAttempts(ds[0].ID, 1); d.Status != pathhook.DeliverySucceeded || rc.count() != 1 {
+		t.Errorf("delivery %s, receiver got %d requests; want it sent once", d.Status, rc.count())
 	}
 }

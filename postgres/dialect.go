@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"io"
 	"io/fs"
+	"net"
 	"strconv"
 	"strings"
 
@@ -77,12 +79,16 @@ func (dialect) IsRetryable(err error) bool {
 
 // IsConnectionLost reports the server ending the session (class 57P:
 // an operator's pg_terminate_backend, a shutdown, a restart), a
-// connection that failed (class 08) or could not be made, and errors that
-// pgx says happened before anything was sent.
+// connection that failed (class 08), could not be made, or broke (reset,
+// closed mid-answer), and errors that pgx says happened before anything
+// was sent. A network timeout is not one: the database may be busy.
 func (dialect) IsConnectionLost(err error) bool {
 	code := pgCode(err)
 	var connect *pgconn.ConnectError
-	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err) || errors.As(err, &connect)
+	var network net.Error
+	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err) ||
+		errors.As(err, &connect) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.As(err, &network) && !network.Timeout()
 }
 
 func pgCode(err error) string {

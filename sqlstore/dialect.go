@@ -3,10 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/pathhook/pathhook"
 )
 
 // Dialect is what differs between the databases that sqlstore runs on. The
@@ -74,7 +75,8 @@ type Dialect interface {
 // ErrCommitUnknown is wrapped by the error of a Pipeliner's Transact when
 // COMMIT may have reached the database and no answer came back: the
 // transaction may have committed or not.
-var ErrCommitUnknown = errors.New("the database did not answer whether the transaction committed")
+// It is pathhook.ErrCommitUnknown, which the Service looks for.
+var ErrCommitUnknown = pathhook.ErrCommitUnknown
 
 // A Pipeliner is a dialect whose driver can send a transaction's
 // statements without waiting for each one's answer (PostgreSQL's pipeline
