@@ -81,9 +81,14 @@ func (dialect) IsRetryable(err error) bool {
 // an operator's pg_terminate_backend, a shutdown, a restart), a
 // connection that failed (class 08), could not be made, or broke (reset,
 // closed mid-answer), and errors that pgx says happened before anything
-// was sent. A network timeout is not one: the database may be busy.
+// was sent. A network timeout is not one: the database may be busy. Nor
+// is a connection refused for its credentials or database (classes 28 and
+// 3D): that is a setting to mend, not a moment to wait out.
 func (dialect) IsConnectionLost(err error) bool {
 	code := pgCode(err)
+	if strings.HasPrefix(code, "28") || strings.HasPrefix(code, "3D") {
+		return false // refused for its credentials or database: no retry helps
+	}
 	var connect *pgconn.ConnectError
 	var network net.Error
 	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err) ||

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -143,13 +144,25 @@ func (p *pipe) commit(ctx context.Context) error {
 	return err
 }
 
-// answered reports whether err is the database's answer (or the domain
-// error that a queued statement's onErr made of it): the transaction did
-// not commit.
+// answered reports whether err is the database's answer to a statement
+// (or the domain error that a queued statement's onErr made of it): the
+// transaction did not commit.
+//
+// An error that ends the session (FATAL, PANIC) is such an answer only
+// when it is PostgreSQL's own operator intervention (class 57P: a
+// pg_terminate_backend, a shutdown), which it sends after the answer of a
+// COMMIT it carried out, never in its place: that is how a connection of
+// the pool that the server ended while idle reports itself. Any other,
+// such as a proxy's (PgBouncer's "server conn crashed?", 08P01, sent in
+// place of an answer it lost), may follow a COMMIT that was carried out.
 func answered(err error) bool {
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		ends := pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
+		return !ends || strings.HasPrefix(pgErr.Code, "57P")
+	}
 	var domain *pathhook.Error
-	return errors.As(err, &pgErr) || errors.As(err, &domain)
+	return errors.As(err, &domain)
 }
 
 // rollback ends a transaction that failed; if it cannot, it closes the

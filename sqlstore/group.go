@@ -32,7 +32,9 @@ var errClosed = pathhook.Errorf(pathhook.EUNAVAILABLE, "the store is closed")
 // closure's statement reports it): the others commit together again, and
 // then it runs alone, as they would have in a transaction each. A failure
 // of the transaction itself (a deadlock, a lock wait that ran out) makes
-// every closure run alone. If COMMIT went out and no answer came back,
+// every closure run alone. A connection lost before COMMIT makes the group
+// run again together, and if the database stays out of reach every
+// closure is told so. If COMMIT went out and no answer came back,
 // every closure that ran is told so, since running it again could do
 // twice what was done.
 type committer struct {
@@ -193,7 +195,16 @@ func (c *committer) run(group []*request) {
 	// Pipeline they run without: a statement that fails there ends the
 	// whole transaction.
 	_, pipelined := c.db.dialect.(Pipeliner)
-	errs, culprit, err := c.together(group, !c.db.direct && !pipelined)
+	var errs []error
+	culprit := -1
+	// A connection lost before COMMIT (the server restarted, and the
+	// pool's other connections with it) is no closure's fault: the group
+	// runs again, together, on another connection.
+	err := c.db.retryIf(context.Background(), c.lostBeforeCommit, func() error {
+		var err error
+		errs, culprit, err = c.together(group, !c.db.direct && !pipelined)
+		return err
+	})
 	if errors.Is(err, errUndo) && !pipelined {
 		errs, culprit, err = c.together(group, true)
 	}
@@ -220,6 +231,12 @@ func (c *committer) run(group []*request) {
 		for _, r := range group {
 			r.done <- fmt.Errorf("%w (%w)", errNoAnswer, err)
 		}
+	case c.lostBeforeCommit(err):
+		// The database stayed out of reach: each is told so now, rather
+		// than each run alone, one after another, to find it out again.
+		for _, r := range group {
+			r.done <- err
+		}
 	case culprit >= 0:
 		// The statement that failed was that closure's: the others
 		// commit together again, first, as they would have, and then it
@@ -227,11 +244,27 @@ func (c *committer) run(group []*request) {
 		c.run(slices.Delete(slices.Clone(group), culprit, culprit+1))
 		group[culprit].done <- c.alone(group[culprit])
 	default:
-		// Nothing of the shared transaction committed.
-		for _, r := range group {
-			r.done <- c.alone(r)
+		// Nothing of the shared transaction committed. Should the
+		// database stop answering, or be out of reach, meanwhile, the rest
+		// are told so without a try each.
+		for i, r := range group {
+			err := c.alone(r)
+			r.done <- err
+			if errors.Is(err, errNoAnswer) || c.lostBeforeCommit(err) {
+				for _, rest := range group[i+1:] {
+					rest.done <- err
+				}
+				return
+			}
 		}
 	}
+}
+
+// lostBeforeCommit reports whether a group transaction failed because its
+// connection was lost, or could not be made, before COMMIT could take
+// effect (see DB.writeRetryable).
+func (c *committer) lostBeforeCommit(err error) bool {
+	return !c.db.dialect.IsRetryable(err) && c.db.writeRetryable(err)
 }
 
 // errUndo ends a group transaction run without savepoints when a closure
