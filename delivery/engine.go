@@ -157,12 +157,13 @@ type Engine struct {
 	// chores rather than between their transactions.)
 	polling      sync.Mutex
 	serialWrites bool
+	started      chan struct{} // closed by Run once it attempts deliveries
+	running      atomic.Bool
+
 	// doubtful are the leases of deliveries that a change whose COMMIT
 	// got no answer may have made (Doubt), for the next poll to give back.
 	doubtMu  sync.Mutex
 	doubtful []pathhook.Lease
-	started      chan struct{} // closed by Run once it attempts deliveries
-	running      atomic.Bool
 }
 
 // New returns an engine with the given configuration; Run starts it.

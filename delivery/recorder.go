@@ -265,28 +265,50 @@ func (r *recorder) gather(b *batch) (open bool) {
 // not the batch's fault: it is tried again, at most a second apart, until
 // the store answers or the engine stops. The workers wait meanwhile, as
 // add blocks, rather than make attempts whose results would be dropped and
-// whose deliveries would be sent again once their leases ran out.
+// whose deliveries would be sent again once their leases ran out. Once
+// the engine stops, a batch the store is out of reach for is left out
+// whole, without a try per result: the journal keeps it.
+//
+// After a write whose COMMIT got no answer (ErrCommitUnknown), which may
+// have been carried out, the batch is written with Restore, which writes
+// only the attempts the store lacks, rather than Record, which would
+// write them twice.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := r.try(ctx, batch)
+	var w writing
+	err := r.try(ctx, batch, &w)
 	wait := r.backoff
+	var waited time.Time
 	for tries := 1; err != nil && !timedOut(err); tries++ {
 		if tries >= maxRecordTries {
-			if pathhook.ErrorCode(err) != pathhook.EUNAVAILABLE || r.stopping() {
+			if !outOfReach(err) || r.stopping() {
 				break
 			}
-			if tries == maxRecordTries {
+			if waited.IsZero() {
+				waited = r.clock()
 				r.log.Warn("delivery: the store is out of reach; results wait for it, and new attempts with them", "err", err)
 			}
 		}
 		r.sleep(wait)
 		wait = min(2*wait, 20*r.backoff) // a second by default
-		err = r.try(ctx, batch)
+		err = r.try(ctx, batch, &w)
+	}
+	if !waited.IsZero() && err == nil {
+		r.log.Info("delivery: the store answers again", "waited", r.clock().Sub(waited).Round(time.Millisecond))
 	}
 	if err == nil {
 		return nil
+	}
+	if outOfReach(err) {
+		r.log.Error("delivery: the store is out of reach and the engine is stopping; these attempts are kept in the journal, if there is one, or attempted again once their leases run out",
+			"attempts", len(batch), "err", err)
+		failed = make([]int, len(batch))
+		for i := range failed {
+			failed[i] = i
+		}
+		return failed
 	}
 	timeouts := 0
 	if timedOut(err) {
@@ -294,7 +316,7 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	}
 	for i := range batch {
 		if len(batch) > 1 {
-			err = r.try(ctx, batch[i:i+1])
+			err = r.try(ctx, batch[i:i+1], &w)
 		}
 		if err != nil {
 			r.log.Error("delivery: cannot record an attempt; the delivery will be attempted again once its lease runs out",
@@ -349,11 +371,31 @@ const maxTimeouts = 3
 // writeTimeout.
 func timedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
 
-func (r *recorder) try(ctx context.Context, batch []pathhook.Result) error {
+// outOfReach says whether err is a store out of reach.
+func outOfReach(err error) bool {
+	return pathhook.ErrorCode(err) == pathhook.EUNAVAILABLE && !timedOut(err)
+}
+
+// writing is what the tries of one batch have learnt.
+type writing struct {
+	// unsure is set once a write's COMMIT got no answer: it may have been
+	// carried out, and the next must write only what the store lacks.
+	unsure bool
+}
+
+func (r *recorder) try(ctx context.Context, batch []pathhook.Result, w *writing) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	start := r.clock()
-	err := r.store.Record(ctx, batch)
+	var err error
+	if w.unsure {
+		_, err = r.store.Restore(ctx, r.owner, batch)
+	} else {
+		err = r.store.Record(ctx, batch)
+	}
+	if errors.Is(err, pathhook.ErrCommitUnknown) {
+		w.unsure = true
+	}
 	if r.observer != nil {
 		r.observer.Recorded(len(batch), r.clock().Sub(start), err)
 	}

@@ -276,7 +276,7 @@ func (s *stepStore) Record(ctx context.Context, results []pathhook.Result) error
 // while the store is out of reach, past the tries that a failing batch
 // gets, and recorded once it answers, rather than dropped for their
 // deliveries to be sent again when their leases run out. Once the engine
-// stops, it waits no more.
+// stops, it waits no more, and leaves the batch out whole.
 func TestRecorderWaitsForAStoreOutOfReach(t *testing.T) {
 	t.Parallel()
 	for _, stopping := range []bool{false, true} {
@@ -299,9 +299,10 @@ func TestRecorderWaitsForAStoreOutOfReach(t *testing.T) {
 		r.stop = stop
 		failed := r.write(context.Background(), batch)
 		if stopping {
-			// maxRecordTries for the batch, then one for each result.
-			if want := maxRecordTries + len(batch); tries != want || len(failed) != len(batch) {
-				t.Errorf("stopping: %d tries, %v not recorded; want %d tries, all three not recorded", tries, failed, want)
+			// maxRecordTries for the batch, and none for each result: the
+			// store is out of reach for them all.
+			if tries != maxRecordTries || len(failed) != len(batch) {
+				t.Errorf("stopping: %d tries, %v not recorded; want %d tries, all three not recorded", tries, failed, maxRecordTries)
 			}
 			continue
 		}
@@ -312,6 +313,44 @@ func TestRecorderWaitsForAStoreOutOfReach(t *testing.T) {
 			if n := len(store.delivery(res.DeliveryID).attempts); n != 1 {
 				t.Errorf("%s has %d attempts recorded, want 1", res.DeliveryID, n)
 			}
+		}
+	}
+}
+
+// unsureOnce is a store whose first Record is carried out and its answer
+// lost.
+type unsureOnce struct {
+	*fakeStore
+	lost bool
+}
+
+func (u *unsureOnce) Record(ctx context.Context, results []pathhook.Result) error {
+	if err := u.fakeStore.Record(ctx, results); err != nil || u.lost {
+		return err
+	}
+	u.lost = true
+	return fmt.Errorf("%w (%w)", pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer whether the change was saved"),
+		pathhook.ErrCommitUnknown)
+}
+
+// TestRecorderRestoresAfterAnUnsureCommit: after a write whose COMMIT got
+// no answer, and was carried out, the batch is written again with Restore,
+// which finds the attempts there, not with Record, which would write them
+// twice.
+func TestRecorderRestoresAfterAnUnsureCommit(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	batch := timeoutBatch(store, 2)
+	c := Config{Store: &unsureOnce{fakeStore: store}, Owner: store.owner, Clock: time.Now, Logger: slog.New(slog.DiscardHandler),
+		FlushInterval: -1, Workers: 4}
+	r := newRecorder(&c)
+	r.backoff = time.Millisecond
+	if failed := r.write(context.Background(), batch); failed != nil {
+		t.Errorf("%v not recorded", failed)
+	}
+	for _, res := range batch {
+		if n := len(store.delivery(res.DeliveryID).attempts); n != 1 {
+			t.Errorf("%s has %d attempts recorded, want 1", res.DeliveryID, n)
 		}
 	}
 }

@@ -56,7 +56,7 @@ func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Resu
 		n = len(missing)
 		return t.record(ctx, missing, false)
 	})
-	return n, err
+	return n, db.unreachable(err)
 }
 
 // lockWebhooks locks the rows of the results' webhooks in id order, with
