@@ -74,9 +74,13 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Code, p.Detail = pathhook.EINTERNAL, "An internal error occurred. It has been logged."
 	case http.StatusServiceUnavailable:
 		// The cause (a database down, a resolver failing) is the
-		// operator's to see, and the client's to wait out.
+		// operator's to see, and the client's to wait out; but a change
+		// that may have been saved is to be looked for first, not sent
+		// again blindly.
 		s.log.WarnContext(r.Context(), "unavailable", "method", r.Method, "route", r.Pattern, "error", err)
-		w.Header().Set("Retry-After", "1")
+		if !errors.Is(err, pathhook.ErrCommitUnknown) {
+			w.Header().Set("Retry-After", "1")
+		}
 	case http.StatusUnauthorized:
 		challenge := `Bearer realm="` + s.platform + `"`
 		if r.Header.Get("Authorization") != "" {

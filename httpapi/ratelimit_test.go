@@ -3,11 +3,15 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pathhook/pathhook"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -84,4 +88,27 @@ func TestReadiness(t *testing.T) {
 	}
 	f.must(200, "", "GET", "/healthz", nil)
 	checkProblem(t, "no metrics", f.do("", "GET", "/metrics", nil), http.StatusNotFound)
+}
+
+// TestUnsureChangeIsNotToBeSentAgainBlindly: a 503 for a change whose
+// COMMIT got no answer says no Retry-After: the change may have been
+// saved, and a client that resends it blindly could make it twice.
+func TestUnsureChangeIsNotToBeSentAgainBlindly(t *testing.T) {
+	t.Parallel()
+	s := newServer(Config{})
+	unsure := fmt.Errorf("%w (%w)", pathhook.Errorf(pathhook.EUNAVAILABLE, "the database did not answer whether the change was saved"),
+		pathhook.ErrCommitUnknown)
+	for _, c := range []struct {
+		err   error
+		retry string
+	}{
+		{pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now"), "1"},
+		{unsure, ""},
+	} {
+		w := httptest.NewRecorder()
+		s.fail(w, httptest.NewRequest("POST", "/v1/pathways", nil), c.err)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != c.retry {
+			t.Errorf("%v: %d with Retry-After %q, want 503 with %q", c.err, w.Code, w.Header().Get("Retry-After"), c.retry)
+		}
+	}
 }
