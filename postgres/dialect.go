@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"embed"
 	"errors"
@@ -77,23 +78,39 @@ func (dialect) IsRetryable(err error) bool {
 	return false
 }
 
-// IsConnectionLost reports the server ending the session (class 57P:
-// an operator's pg_terminate_backend, a shutdown, a restart), a
-// connection that failed (class 08), could not be made, or broke (reset,
-// closed mid-answer), and errors that pgx says happened before anything
-// was sent. A network timeout is not one: the database may be busy. Nor
-// is a connection refused for its credentials or database (classes 28 and
-// 3D): that is a setting to mend, not a moment to wait out.
+// IsConnectionLost reports whether err is of a connection that broke or
+// could not be made, as opposed to an answer of the database:
+//   - an error that ends the session with one of the classes of a server
+//     going away: 57P (an operator's pg_terminate_backend, a shutdown, a
+//     restart), 08 (a connection failure, or a proxy's word for one) and
+//     53300 (too many connections, at connect);
+//   - no answer at all: pgx says nothing was sent, or the connection was
+//     closed mid-answer (EOF) or broke (a network error other than a
+//     timeout, since a database slow to answer is not gone; at connect,
+//     where nothing was sent, a timeout too).
+//
+// A connection refused for its credentials, database or TLS settings, or
+// an error that leaves the session open, is not one: no retry mends it.
 func (dialect) IsConnectionLost(err error) bool {
-	code := pgCode(err)
-	if strings.HasPrefix(code, "28") || strings.HasPrefix(code, "3D") {
-		return false // refused for its credentials or database: no retry helps
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		code := pgErr.Code
+		return endsSession(pgErr) && (strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || code == "53300")
+	}
+	var certificate *tls.CertificateVerificationError
+	var alert tls.AlertError
+	if errors.As(err, &certificate) || errors.As(err, &alert) {
+		return false // TLS refused, before anything else was sent
+	}
+	if pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var network net.Error
+	if !errors.As(err, &network) {
+		return false
 	}
 	var connect *pgconn.ConnectError
-	var network net.Error
-	return strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || pgconn.SafeToRetry(err) ||
-		errors.As(err, &connect) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.As(err, &network) && !network.Timeout()
+	return !network.Timeout() || errors.As(err, &connect)
 }
 
 func pgCode(err error) string {

@@ -15,45 +15,48 @@ import (
 	"github.com/pathhook/pathhook/postgres"
 )
 
-// TestAProxysFatalAfterCommitIsUnknown: behind a proxy such as PgBouncer,
+// TestAProxysErrorAfterCommitIsUnknown: behind a proxy such as PgBouncer,
 // a server connection that breaks after PostgreSQL carried out COMMIT,
-// before its answer came back, reaches the client as FATAL 08P01 ("server
-// conn crashed?"). That is no proof that nothing committed: the write
+// before its answer came back, reaches the client as an error 08P01
+// ("server conn crashed?": FATAL in new versions, ERROR in old ones) and
+// a closed connection. That is no proof that nothing committed: the write
 // reports ErrCommitUnknown, and is not run a second time.
-func TestAProxysFatalAfterCommitIsUnknown(t *testing.T) {
+func TestAProxysErrorAfterCommitIsUnknown(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cutter := newAnswerCutter(t, u.Host, pgFatal("08P01", "server conn crashed?"))
-	u.Host = cutter.ln.Addr().String()
-	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	event := oneWebhook(t, db)
-	ev, ds := event("wh_1")
-	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
-	if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
-		t.Fatal(err)
-	}
-	res := pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
-		Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
-	cutter.arm()
-	err = db.Record(ctx, []pathhook.Result{res})
-	if !errors.Is(err, pathhook.ErrCommitUnknown) {
-		t.Errorf("Record whose COMMIT a proxy answered with FATAL: %v, want ErrCommitUnknown", err)
-	}
-	var n int
-	if err := db.SQL().QueryRow("SELECT count(*) FROM attempts WHERE delivery_id = $1 AND n = 1", ds[0].ID).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Errorf("one Record recorded attempt 1 %d times", n)
+	for _, severity := range []string{"FATAL", "ERROR"} {
+		u, err := url.Parse(freshSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cutter := newAnswerCutter(t, u.Host, pgError(severity, "08P01", "server conn crashed?"))
+		u.Host = cutter.ln.Addr().String()
+		ctx := context.Background()
+		db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{NoGroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		event := oneWebhook(t, db)
+		ev, ds := event("wh_1")
+		until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+		ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
+		if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
+			t.Fatal(err)
+		}
+		res := pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
+			Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
+		cutter.arm()
+		err = db.Record(ctx, []pathhook.Result{res})
+		if !errors.Is(err, pathhook.ErrCommitUnknown) {
+			t.Errorf("%s: Record whose COMMIT a proxy answered with an error: %v, want ErrCommitUnknown", severity, err)
+		}
+		var n int
+		if err := db.SQL().QueryRow("SELECT count(*) FROM attempts WHERE delivery_id = $1 AND n = 1", ds[0].ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: one Record recorded attempt 1 %d times", severity, n)
+		}
 	}
 }
 
@@ -125,22 +128,22 @@ func newRefuser(t *testing.T, addr string) *refuser {
 }
 
 // answerCutter is a TCP proxy to PostgreSQL that, once armed, swallows the
-// server's answer that carries COMMIT's CommandComplete, sends fatal to
+// server's answer that carries COMMIT's CommandComplete, sends answer to
 // the client in its place, and closes both sides.
 type answerCutter struct {
-	ln    net.Listener
-	fatal []byte
-	mu    sync.Mutex
-	armed bool
+	ln     net.Listener
+	answer []byte
+	mu     sync.Mutex
+	armed  bool
 }
 
-func newAnswerCutter(t *testing.T, upstream string, fatal []byte) *answerCutter {
+func newAnswerCutter(t *testing.T, upstream string, answer []byte) *answerCutter {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &answerCutter{ln: ln, fatal: fatal}
+	a := &answerCutter{ln: ln, answer: answer}
 	var conns []net.Conn
 	var mu sync.Mutex
 	t.Cleanup(func() {
@@ -188,7 +191,7 @@ func newAnswerCutter(t *testing.T, upstream string, fatal []byte) *answerCutter 
 						return
 					}
 					if a.cuts(buf[:n]) {
-						_, _ = c.Write(a.fatal)
+						_, _ = c.Write(a.answer)
 						c.Close()
 						up.Close()
 						return
@@ -222,10 +225,10 @@ func (a *answerCutter) cuts(answer []byte) bool {
 	return cut
 }
 
-// pgFatal is a protocol ErrorResponse of severity FATAL.
-func pgFatal(code, msg string) []byte {
+// pgError is a protocol ErrorResponse.
+func pgError(severity, code, msg string) []byte {
 	var body []byte
-	for _, f := range [][2]string{{"S", "FATAL"}, {"V", "FATAL"}, {"C", code}, {"M", msg}} {
+	for _, f := range [][2]string{{"S", severity}, {"V", severity}, {"C", code}, {"M", msg}} {
 		body = append(body, f[0][0])
 		body = append(body, f[1]...)
 		body = append(body, 0)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -137,32 +138,43 @@ func (p *pipe) commit(ctx context.Context) error {
 		}
 		_ = cerr // the statement's error says more
 	}
-	if err != nil && !answered(err) && !pgconn.SafeToRetry(err) {
+	if err != nil && !answered(err, p.conn.IsClosed()) && !pgconn.SafeToRetry(err) {
 		// The connection failed with COMMIT on its way or sent.
 		return fmt.Errorf("postgres: %w: %w", sqlstore.ErrCommitUnknown, err)
 	}
 	return err
 }
 
-// answered reports whether err is the database's answer to a statement
-// (or the domain error that a queued statement's onErr made of it): the
-// transaction did not commit.
+// answered reports whether err, read in answer to the statements that
+// COMMIT went out with, is the database's answer to one of them (or the
+// domain error that a queued statement's onErr made of it): the
+// transaction did not commit. closed is whether the connection is closed
+// since.
 //
-// An error that ends the session (FATAL, PANIC) is such an answer only
-// when it is PostgreSQL's own operator intervention (class 57P: a
-// pg_terminate_backend, a shutdown), which it sends after the answer of a
-// COMMIT it carried out, never in its place: that is how a connection of
-// the pool that the server ended while idle reports itself. Any other,
-// such as a proxy's (PgBouncer's "server conn crashed?", 08P01, sent in
-// place of an answer it lost), may follow a COMMIT that was carried out.
-func answered(err error) bool {
+// PostgreSQL's own operator interventions (class 57P: a
+// pg_terminate_backend, a shutdown) are such answers: it sends them after
+// the answer of a COMMIT it carried out, never in its place, and that is
+// how a connection of the pool that the server ended while idle reports
+// itself. Any other error that ends the session (FATAL, PANIC), or that
+// came on a connection closed since, is not: a proxy between (PgBouncer's
+// "server conn crashed?", 08P01, FATAL in its new versions and ERROR in
+// old ones) sends one in place of an answer it lost, after a COMMIT that
+// may have been carried out. The database's own errors in a statement
+// leave the session open.
+func answered(err error, closed bool) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		ends := pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
-		return !ends || strings.HasPrefix(pgErr.Code, "57P")
+		return strings.HasPrefix(pgErr.Code, "57P") || !endsSession(pgErr) && !closed
 	}
 	var domain *pathhook.Error
 	return errors.As(err, &domain)
+}
+
+// endsSession reports whether e is of a severity that ends the session.
+// The localized severity is read only where the server sent no other.
+func endsSession(e *pgconn.PgError) bool {
+	severity := cmp.Or(e.SeverityUnlocalized, e.Severity)
+	return severity == "FATAL" || severity == "PANIC"
 }
 
 // rollback ends a transaction that failed; if it cannot, it closes the
