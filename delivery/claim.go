@@ -2,7 +2,10 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/pathhook/pathhook"
 )
 
 // claimBatch is the most deliveries claimed in one transaction. A store
@@ -47,6 +50,9 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		}
 		now := e.c.Clock()
 		jobs, err := e.store.ClaimDue(ctx, e.c.Owner, now, now.Add(e.c.Lease), limit)
+		if errors.Is(err, pathhook.ErrCommitUnknown) {
+			e.Doubt(jobs) // leased to this node, perhaps, for jobs it does not hold
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				e.c.Logger.Error("delivery: cannot claim due deliveries", "err", err)

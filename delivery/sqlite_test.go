@@ -426,3 +426,37 @@ func TestSQLiteUnsureCommitGivesItsLeasesBack(t *testing.T) {
 		t.Errorf("delivery %s, receiver got %d requests; want it sent once", d.Status, rc.count())
 	}
 }
+
+// unsureClaims is a store whose first claim is saved and its answer lost.
+type unsureClaims struct {
+	*sqlstore.DB
+	lost bool
+}
+
+func (u *unsureClaims) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	jobs, err := u.DB.ClaimDue(ctx, owner, now, until, limit)
+	if err != nil || u.lost || len(jobs) == 0 {
+		return jobs, err
+	}
+	u.lost = true
+	return jobs, fmt.Errorf("the connection broke after COMMIT went out: %w", pathhook.ErrCommitUnknown)
+}
+
+// TestSQLiteUnsureClaimGivesItsLeasesBack: a claim whose COMMIT got no
+// answer was saved after all. The deliveries it leased to the engine, for
+// jobs it never got, are given back and sent at once, not when their
+// leases run out (which, on the test's clock, never comes).
+func TestSQLiteUnsureClaimGivesItsLeasesBack(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newSystem(t, rc.URL)
+	// Deliveries made unleased, for a claim to find.
+	s.svc = pathhook.NewService(pathhook.Config{Store: s.db, Clock: s.clock.Now, AllowHTTP: true})
+	id := s.enrol("learner-1")
+	s.engine = New(Config{Store: &unsureClaims{DB: s.db}, Owner: "node-b", Platform: "Falkor", Clock: s.clock.Now,
+		Rand: func() float64 { return 0.5 }, Timeout: 5 * time.Second, Workers: 4, Logger: testLogger(t)})
+	s.run(s.engine)
+	if d := s.waitAttempts(id, 1); d.Status != pathhook.DeliverySucceeded || rc.count() != 1 {
+		t.Errorf("delivery %s, receiver got %d requests; want it sent once", d.Status, rc.count())
+	}
+}

@@ -12,6 +12,8 @@ import (
 type Store interface {
 	// ClaimDue leases up to limit due deliveries of enabled webhooks to
 	// owner until until, oldest due first, and returns them ready to send.
+	// With an error that wraps pathhook.ErrCommitUnknown it returns the
+	// jobs it claimed, whose leases may or may not have been saved.
 	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error)
 	// Record writes the results of attempts in one transaction and clears
 	// their leases. An error with the code EUNAVAILABLE says the store is
