@@ -128,6 +128,7 @@ func (s *nopStore) Record(_ context.Context, rs []pathhook.Result) error {
 	return nil
 }
 func (s *nopStore) Restore(context.Context, string, []pathhook.Result) (int, error) { return 0, nil }
+func (s *nopStore) RecordAgain(context.Context, []pathhook.Result) error            { return nil }
 func (s *nopStore) ReleaseLeases(context.Context, string) (int64, error)            { return 0, nil }
 func (s *nopStore) Release(context.Context, string, []pathhook.Lease) error         { return nil }
 func (s *nopStore) Park(context.Context, string, []pathhook.Lease, time.Time) error { return nil }

@@ -172,6 +172,21 @@ func (s *fakeStore) Record(_ context.Context, results []pathhook.Result) error {
 	return nil
 }
 
+func (s *fakeStore) RecordAgain(ctx context.Context, results []pathhook.Result) error {
+	s.mu.Lock()
+	var fresh []pathhook.Result
+	for _, r := range results {
+		if d := s.deliveries[r.DeliveryID]; d != nil && r.Attempt.N > d.count {
+			fresh = append(fresh, r)
+		}
+	}
+	s.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	return s.Record(ctx, fresh)
+}
+
 func (s *fakeStore) Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error) {
 	s.mu.Lock()
 	var missing []pathhook.Result

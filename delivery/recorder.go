@@ -270,9 +270,9 @@ func (r *recorder) gather(b *batch) (open bool) {
 // whole, without a try per result: the journal keeps it.
 //
 // After a write whose COMMIT got no answer (ErrCommitUnknown), which may
-// have been carried out, the batch is written with Restore, which writes
-// only the attempts the store lacks, rather than Record, which would
-// write them twice.
+// have been carried out, the batch is written with RecordAgain, which
+// leaves out the attempts the store has counted, rather than Record, which
+// would write them twice.
 func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed []int) {
 	if len(batch) == 0 {
 		return nil
@@ -389,7 +389,7 @@ func (r *recorder) try(ctx context.Context, batch []pathhook.Result, w *writing)
 	start := r.clock()
 	var err error
 	if w.unsure {
-		_, err = r.store.Restore(ctx, r.owner, batch)
+		err = r.store.RecordAgain(ctx, batch)
 	} else {
 		err = r.store.Record(ctx, batch)
 	}

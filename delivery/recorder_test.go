@@ -333,11 +333,11 @@ func (u *unsureOnce) Record(ctx context.Context, results []pathhook.Result) erro
 		pathhook.ErrCommitUnknown)
 }
 
-// TestRecorderRestoresAfterAnUnsureCommit: after a write whose COMMIT got
-// no answer, and was carried out, the batch is written again with Restore,
-// which finds the attempts there, not with Record, which would write them
-// twice.
-func TestRecorderRestoresAfterAnUnsureCommit(t *testing.T) {
+// TestRecorderWritesAgainWhatAnUnsureCommitLacks: after a write whose
+// COMMIT got no answer, and was carried out, the batch is written again
+// with RecordAgain, which finds the attempts there, not with Record, which
+// would write them twice.
+func TestRecorderWritesAgainWhatAnUnsureCommitLacks(t *testing.T) {
 	t.Parallel()
 	store := newFakeStore(time.Now)
 	batch := timeoutBatch(store, 2)

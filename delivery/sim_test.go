@@ -525,6 +525,9 @@ func (st *simStore) Record(context.Context, []pathhook.Result) error {
 func (st *simStore) Restore(context.Context, string, []pathhook.Result) (int, error) {
 	panic("simStore: Restore")
 }
+func (st *simStore) RecordAgain(context.Context, []pathhook.Result) error {
+	panic("simStore: RecordAgain")
+}
 func (st *simStore) ReleaseLeases(context.Context, string) (int64, error) {
 	panic("simStore: ReleaseLeases")
 }

@@ -26,6 +26,10 @@ type Store interface {
 	// the last of two results of one attempt, and returns how many it
 	// recorded.
 	Restore(ctx context.Context, owner string, results []pathhook.Result) (int, error)
+	// RecordAgain is Record for results whose last Record may have been
+	// carried out (its error wrapped pathhook.ErrCommitUnknown): it leaves
+	// out the results whose attempts their deliveries have counted.
+	RecordAgain(ctx context.Context, results []pathhook.Result) error
 	// ReleaseLeases clears every lease that owner holds, and returns how
 	// many it cleared (see Config.TakeBack).
 	ReleaseLeases(ctx context.Context, owner string) (int64, error)

@@ -22,6 +22,32 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	return db.unreachable(db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) }))
 }
 
+// RecordAgain is Record for results whose last Record may have been
+// carried out (its COMMIT got no answer): the results whose attempts
+// their deliveries have counted already are left out, and the rest are
+// recorded as Record records them, each under the lease it names.
+func (db *DB) RecordAgain(ctx context.Context, results []pathhook.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	return db.unreachable(db.writeTx(ctx, func(t *txn) error {
+		counts, err := t.attemptCounts(ctx, results, "", nil, "")
+		if err != nil {
+			return err
+		}
+		var fresh []pathhook.Result
+		for _, r := range results {
+			if count, ok := counts[r.DeliveryID]; ok && r.Attempt.N > count {
+				fresh = append(fresh, r)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		return t.record(ctx, fresh, true)
+	}))
+}
+
 // Restore records those of results whose attempts the store does not have
 // yet, in one transaction, like Record, and returns how many it recorded:
 // results that a process kept aside before it could record them, and that
@@ -92,32 +118,9 @@ func (t *txn) lockWebhooks(ctx context.Context, results []pathhook.Result, lock 
 // or to no node, the last of each attempt. It reads the deliveries with
 // lock, if any.
 func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Result, lock string) ([]pathhook.Result, error) {
-	type attemptCount struct {
-		id    string
-		count int
-	}
-	counts := map[string]int{}
-	for start := 0; start < len(results); start += maxIDsPerQuery {
-		chunk := results[start:min(start+maxIDsPerQuery, len(results))]
-		args := make([]any, 1, 1+len(chunk))
-		args[0] = owner
-		for _, r := range chunk {
-			args = append(args, r.DeliveryID)
-		}
-		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE status = 'pending' AND lease_owner IN ('', ?) AND id IN ("+
-			placeholders(len(chunk))+")"+lock, args...)
-		if err != nil {
-			return nil, fail("restore: deliveries", err)
-		}
-		found, err := collect(rows, "restore: deliveries", func(s interface{ Scan(...any) error }, c *attemptCount) error {
-			return s.Scan(&c.id, &c.count)
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range found {
-			counts[c.id] = c.count
-		}
+	counts, err := t.attemptCounts(ctx, results, "status = 'pending' AND lease_owner IN ('', ?) AND ", []any{owner}, lock)
+	if err != nil {
+		return nil, err
 	}
 	type attempt struct {
 		id string
@@ -134,6 +137,39 @@ func (t *txn) missing(ctx context.Context, owner string, results []pathhook.Resu
 		}
 	}
 	return missing, nil
+}
+
+// attemptCounts returns the attempt counts of the results' deliveries
+// that meet cond (a condition on deliveries followed by AND, with its
+// parameters args), read with lock, if any.
+func (t *txn) attemptCounts(ctx context.Context, results []pathhook.Result, cond string, args []any, lock string) (map[string]int, error) {
+	type attemptCount struct {
+		id    string
+		count int
+	}
+	counts := map[string]int{}
+	for start := 0; start < len(results); start += maxIDsPerQuery {
+		chunk := results[start:min(start+maxIDsPerQuery, len(results))]
+		chunkArgs := slices.Clip(args)
+		for _, r := range chunk {
+			chunkArgs = append(chunkArgs, r.DeliveryID)
+		}
+		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE "+cond+"id IN ("+
+			placeholders(len(chunk))+")"+lock, chunkArgs...)
+		if err != nil {
+			return nil, fail("attempt counts", err)
+		}
+		found, err := collect(rows, "attempt counts", func(s interface{ Scan(...any) error }, c *attemptCount) error {
+			return s.Scan(&c.id, &c.count)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range found {
+			counts[c.id] = c.count
+		}
+	}
+	return counts, nil
 }
 
 // record writes results. Fenced, a result decides its delivery's state only

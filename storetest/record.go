@@ -358,3 +358,38 @@ func samePtr[T comparable](a, b *T) bool {
 	}
 	return *a == *b
 }
+
+// testRecordAgain writes again results whose Record may have been carried
+// out: those their deliveries have counted are left out; the rest are
+// recorded as Record records them, under the lease each names, so that a
+// delivery claimed again since keeps its new lease.
+func testRecordAgain(t *testing.T, h *harness) {
+	_, ds := h.queued(t, 2)
+	now := h.clock.Now()
+	first := h.claim(t, "node-a", now, time.Minute, 10)
+	t1 := now.Add(time.Second)
+	saved := under(result(ds[0], 1, pathhook.DeliverySucceeded, t1, 200), "node-a", first[0])
+	h.record(t, saved) // carried out, its answer lost
+	lost := under(result(ds[1], 1, pathhook.DeliverySucceeded, t1, 200), "node-a", first[1])
+	// node-a's lease on ds[1] runs out before the store answers again, and
+	// node-b claims it.
+	taken := h.claim(t, "node-b", first[1].LeaseUntil.Add(time.Second), time.Minute, 10)
+	eqSlice(t, "taken over", jobIDs(taken), []string{ds[1].ID})
+
+	if err := h.db.RecordAgain(h.ctx, []pathhook.Result{saved, lost}); err != nil {
+		t.Fatal(err)
+	}
+	d0 := must(h.svc.Delivery(h.ctx, h.org, ds[0].ID))(t)
+	if d0.Status != pathhook.DeliverySucceeded || d0.AttemptCount != 1 || len(d0.Attempts) != 1 {
+		t.Errorf("a delivery whose result was recorded, after RecordAgain: %+v", d0)
+	}
+	d1 := must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t)
+	if d1.Status != pathhook.DeliveryPending || d1.AttemptCount != 1 || len(d1.Attempts) != 1 || d1.LeaseOwner != "node-b" ||
+		!d1.LeaseUntil.Equal(taken[0].LeaseUntil) {
+		t.Errorf("a delivery claimed again, after RecordAgain of the old lease's result: %+v (want it logged, counted, and node-b's still)", d1)
+	}
+	h.record(t, under(result(ds[1], 2, pathhook.DeliverySucceeded, t1.Add(time.Minute), 204), "node-b", taken[0]))
+	if d1 = must(h.svc.Delivery(h.ctx, h.org, ds[1].ID))(t); d1.Status != pathhook.DeliverySucceeded || d1.AttemptCount != 2 {
+		t.Errorf("node-b's delivery after its own result = %+v", d1)
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"Record disables", testRecordDisables},
 		{"Record a large batch", testRecordBatch},
 		{"Restore", testRestore},
+		{"Record again after an unsure commit", testRecordAgain},
 		{"Release", testRelease},
 		{"Release a node's leases", testReleaseLeases},
 		{"Park", testPark},
