@@ -42,6 +42,12 @@ func (e *Engine) claim(ctx context.Context) {
 func (e *Engine) poll(ctx context.Context) time.Duration {
 	e.polling.Lock()
 	defer e.polling.Unlock()
+	if e.rec.waiting.Load() {
+		// Results wait for the store: claims would lease again the
+		// deliveries of those whose leases ran out, and send them twice.
+		// The recorder wakes us once the store answers.
+		return pollInterval
+	}
 	e.releaseDoubtful(ctx)
 	for {
 		limit := e.sched.room(claimBatch)

@@ -174,6 +174,7 @@ func New(c Config) *Engine {
 	e.sched = newScheduler(c.PerWebhook, c.QueueSize, c.Timeout, c.Clock, e.rec.release, e.rec.park, e.rec.unpark, e.wakeClaimer)
 	e.rec.disabled = e.backlogsToEnd
 	e.rec.unparked = e.sched.unparked
+	e.rec.reached = e.wakeClaimer
 	if sw, ok := c.Store.(serialWriter); ok {
 		e.serialWrites = sw.SerialWrites()
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pathhook/pathhook"
@@ -47,6 +48,13 @@ type recorder struct {
 	stop <-chan struct{}
 	// backoff is the first wait before a failed write is tried again.
 	backoff time.Duration
+	// waiting is set while a batch waits for a store out of reach: a
+	// claim meanwhile could lease again, once the store answers, the
+	// deliveries whose results wait here, if their leases ran out.
+	waiting atomic.Bool
+	// reached is called once the store answers a batch that waited for
+	// it. May be nil.
+	reached func()
 
 	results chan kept
 	wake    chan struct{}
@@ -281,7 +289,15 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	err := r.try(ctx, batch, &w)
 	wait := r.backoff
 	var waited time.Time
+	defer func() {
+		if r.waiting.Swap(false) && r.reached != nil {
+			r.reached()
+		}
+	}()
 	for tries := 1; err != nil && !timedOut(err); tries++ {
+		if outOfReach(err) {
+			r.waiting.Store(true)
+		}
 		if tries >= maxRecordTries {
 			if !outOfReach(err) || r.stopping() {
 				break

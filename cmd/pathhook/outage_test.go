@@ -185,19 +185,19 @@ func newCuttingProxy(t *testing.T, upstream string) *cuttingProxy {
 func (p *cuttingProxy) addr() string { return p.ln.Addr().String() }
 
 func (p *cuttingProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	down := p.down
-	p.mu.Unlock()
-	if down {
-		c.Close()
-		return
-	}
 	up, err := net.Dial("tcp", p.upstream)
 	if err != nil {
 		c.Close()
 		return
 	}
+	// Checked and kept under one lock, so that a cut cannot miss it.
 	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
 	p.conns[c], p.conns[up] = true, true
 	p.mu.Unlock()
 	go func() {

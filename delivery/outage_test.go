@@ -1,0 +1,65 @@
+package delivery
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pathhook/pathhook"
+)
+
+// downStore is a fake store that, while down, answers every claim and
+// write as a database out of reach does.
+type downStore struct {
+	*fakeStore
+	down atomic.Bool
+}
+
+var errDown = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now")
+
+func (s *downStore) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.fakeStore.ClaimDue(ctx, owner, now, until, limit)
+}
+
+func (s *downStore) NextDue(ctx context.Context) (time.Time, bool, error) {
+	if s.down.Load() {
+		return time.Time{}, false, errDown
+	}
+	return s.fakeStore.NextDue(ctx)
+}
+
+// TestAnOutageLongerThanALeaseSendsNothingTwice: the result of an attempt
+// waits for a store out of reach longer than the delivery's lease. Once
+// the store answers, the result is recorded before any claim can lease the
+// delivery again and send it a second time.
+func TestAnOutageLongerThanALeaseSendsNothingTwice(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	h := setup(t, nil)
+	store := &downStore{fakeStore: h.store}
+	h.store.recordErr = func([]pathhook.Result) error {
+		if store.down.Load() {
+			return errDown
+		}
+		return nil
+	}
+	c := h.engine.c
+	c.Store = store
+	h.engine = New(c)
+	job := h.store.add(newJob("wh_a", 1, rc.URL), c.Lease)
+	store.down.Store(true)
+	h.start()
+	h.engine.Offer(context.Background(), []pathhook.Job{job})
+	waitFor(t, "the result to wait for the store", h.engine.rec.waiting.Load)
+	h.clock.Add(c.Lease + time.Second) // the lease runs out meanwhile
+	store.down.Store(false)
+	h.engine.Poke()
+	waitFor(t, "the result recorded", func() bool { return len(h.store.delivery(job.DeliveryID).attempts) > 0 })
+	if n, a := rc.count(), len(h.store.delivery(job.DeliveryID).attempts); n != 1 || a != 1 {
+		t.Errorf("the receiver got %d requests, and %d attempts were recorded, for one delivery whose result waited for the store", n, a)
+	}
+}
