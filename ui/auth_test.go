@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,6 +254,44 @@ func TestADatabaseErrorKeepsTheSession(t *testing.T) {
 	e.db.Close()
 	res, body := b.get("/pathways")
 	mustStatus(t, res, body, http.StatusInternalServerError)
+}
+
+// unreachableSessions is a session store whose database goes out of
+// reach when down is set.
+type unreachableSessions struct {
+	ui.SessionStore
+	down atomic.Bool
+}
+
+func (s *unreachableSessions) UISession(ctx context.Context, idHash string) (*pathhook.UISession, error) {
+	if s.down.Load() {
+		return nil, pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now; nothing was changed, try again")
+	}
+	return s.SessionStore.UISession(ctx, idHash)
+}
+
+// TestADatabaseOutOfReachSaysSo: a page while the database is out of
+// reach is a 503 that says so, not "something went wrong", and keeps the
+// session.
+func TestADatabaseOutOfReachSaysSo(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	sessions := &unreachableSessions{SessionStore: e.db}
+	srv := httptest.NewServer(ui.New(ui.Config{Service: e.svc, Platform: "ByteKast", Clock: e.clock.Now, Sessions: sessions}))
+	t.Cleanup(srv.Close)
+	br := e.browser(t)
+	br.base = srv.URL
+	res, body := br.post("/signin", url.Values{"key": {e.keyA}})
+	mustStatus(t, res, body, http.StatusSeeOther)
+	sessions.down.Store(true)
+	res, body = br.get("/pathways")
+	mustStatus(t, res, body, http.StatusServiceUnavailable)
+	if !strings.Contains(body, "cannot be reached right now") {
+		t.Errorf("the page does not say the database is out of reach: %s", short(body))
+	}
+	sessions.down.Store(false)
+	res, body = br.get("/pathways")
+	mustStatus(t, res, body, http.StatusOK)
 }
 
 // TestSessionsInTheStoreServeEveryNode: two UIs on one database, as two

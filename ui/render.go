@@ -103,8 +103,9 @@ func (h *handler) forbidden(w http.ResponseWriter, r *http.Request, a *actor, ms
 }
 
 // fail shows an error that no form can show: a missing resource is 404;
-// a conflict or invalid input 409 or 422 in the API's words; anything else
-// is logged and shown as 500 without detail.
+// a conflict or invalid input 409 or 422 in the API's words; a database
+// out of reach 503 in the store's; anything else is logged and shown as
+// 500 without detail.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, a *actor, err error) {
 	switch pathhook.ErrorCode(err) {
 	case pathhook.ENOTFOUND:
@@ -113,6 +114,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, a *actor, err err
 		h.message(w, r, a, http.StatusConflict, "Cannot do that now", pathhook.ErrorMessage(err))
 	case pathhook.EINVALID:
 		h.message(w, r, a, http.StatusUnprocessableEntity, "Invalid request", pathhook.ErrorMessage(err))
+	case pathhook.EUNAVAILABLE:
+		// The database out of reach, or a change it did not say it saved:
+		// the message says which.
+		h.log.WarnContext(r.Context(), "ui: unavailable", "path", r.URL.Path, "err", err)
+		h.message(w, r, a, http.StatusServiceUnavailable, "Not available right now", pathhook.ErrorMessage(err))
 	default:
 		h.log.ErrorContext(r.Context(), "ui: request failed", "path", r.URL.Path, "err", err)
 		h.message(w, r, a, http.StatusInternalServerError, "Something went wrong",
