@@ -82,7 +82,9 @@ func TestADatabaseThatStopsAnswering(t *testing.T) {
 // TestADatabaseOutOfReach checks that writes and reads that cannot reach
 // the database (it is down: connections ended and refused) fail with
 // EUNAVAILABLE, which the API answers with 503, and not as an internal
-// error.
+// error; and that a group of concurrent writes is tried again together
+// and then every caller is told, rather than each write being run alone,
+// one after another, with retries of its own (128 of them took 24 s).
 func TestADatabaseOutOfReach(t *testing.T) {
 	t.Parallel()
 	u, err := url.Parse(freshSchema(t))
@@ -100,6 +102,7 @@ func TestADatabaseOutOfReach(t *testing.T) {
 	event := oneWebhook(t, db)
 
 	proxy.close()
+	refused := newRefuser(t, proxy.addr())
 	ev, ds := event("wh_1")
 	err = db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
 	if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
@@ -111,6 +114,26 @@ func TestADatabaseOutOfReach(t *testing.T) {
 	})
 	if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
 		t.Errorf("a read from a database out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+	}
+
+	const calls = 128
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() {
+			ev, ds := event("wh_1")
+			err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
+			if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
+				t.Errorf("a write while the database is out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
+			}
+		})
+	}
+	wg.Wait()
+	// Each transaction tried makes a connection attempt: eight tries of
+	// each group (some 80 in all, with the two calls above), where each
+	// of the 128 writes was run alone with eight tries of its own (over
+	// 2,000).
+	if n := refused.count.Load(); n > 4*calls {
+		t.Errorf("%d connection attempts for %d writes", n, calls)
 	}
 }
 

@@ -60,48 +60,6 @@ func TestAProxysErrorAfterCommitIsUnknown(t *testing.T) {
 	}
 }
 
-// TestAGroupOutOfReachIsToldAtOnce: while the database refuses
-// connections, a group of concurrent writes is tried again together and
-// then every caller is told, rather than each write being run alone, one
-// after another, with retries of its own (128 of them took 24 s).
-func TestAGroupOutOfReachIsToldAtOnce(t *testing.T) {
-	t.Parallel()
-	u, err := url.Parse(freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFreezer(t, u.Host)
-	u.Host = proxy.addr()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	event := oneWebhook(t, db)
-	proxy.close()
-	refused := newRefuser(t, proxy.addr())
-
-	const calls = 128
-	var wg sync.WaitGroup
-	for range calls {
-		wg.Go(func() {
-			ev, ds := event("wh_1")
-			err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
-			if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
-				t.Errorf("a write while the database is out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
-			}
-		})
-	}
-	wg.Wait()
-	// Each transaction tried makes a connection attempt: eight tries of
-	// each group (81 attempts in all, here), where each of the 128 writes
-	// was run alone with eight tries of its own (over 2,000).
-	if n := refused.count.Load(); n > 4*calls {
-		t.Errorf("%d connection attempts for %d writes", n, calls)
-	}
-}
-
 // refuser listens on addr and closes every connection it accepts, as a
 // database that is starting up or shutting down does, counting them.
 type refuser struct{ count atomic.Int64 }
