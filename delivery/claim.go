@@ -56,7 +56,7 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		}
 		now := e.c.Clock()
 		jobs, err := e.store.ClaimDue(ctx, e.c.Owner, now, now.Add(e.c.Lease), limit)
-		if errors.Is(err, pathhook.ErrCommitUnknown) {
+		if errors.Is(err, pathhook.ErrCommitUnknown) && len(jobs) > 0 {
 			e.Doubt(jobs) // leased to this node, perhaps, for jobs it does not hold
 		}
 		if err != nil {

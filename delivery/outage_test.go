@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,5 +62,49 @@ func TestAnOutageLongerThanALeaseSendsNothingTwice(t *testing.T) {
 	waitFor(t, "the result recorded", func() bool { return len(h.store.delivery(job.DeliveryID).attempts) > 0 })
 	if n, a := rc.count(), len(h.store.delivery(job.DeliveryID).attempts); n != 1 || a != 1 {
 		t.Errorf("the receiver got %d requests, and %d attempts were recorded, for one delivery whose result waited for the store", n, a)
+	}
+}
+
+// TestAResultQueuedBehindTheWaitingBatchIsNotSentTwice: two results wait
+// out an outage longer than their leases, the second queued behind the
+// batch that the recorder retries. Claims resume only once both are
+// written: the second's delivery is not leased again and sent twice.
+func TestAResultQueuedBehindTheWaitingBatchIsNotSentTwice(t *testing.T) {
+	t.Parallel()
+	h := setup(t, func(c *Config) { c.FlushInterval = 0 }) // the default linger
+	rc1 := newReceiver(t, nil)
+	rc2 := newReceiver(t, func(n int, _ http.ResponseWriter, _ *http.Request) {
+		// Answers once the first result waits, so as to miss its batch.
+		for deadline := time.Now().Add(10 * time.Second); n == 0 && !h.engine.rec.waiting.Load() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	store := &downStore{fakeStore: h.store}
+	h.store.recordErr = func([]pathhook.Result) error {
+		if store.down.Load() {
+			return errDown
+		}
+		return nil
+	}
+	c := h.engine.c
+	c.Store = store
+	h.engine = New(c)
+	j1 := h.store.add(newJob("wh_a", 1, rc1.URL), c.Lease)
+	j2 := h.store.add(newJob("wh_b", 2, rc2.URL), c.Lease)
+	store.down.Store(true)
+	h.start()
+	h.engine.Offer(context.Background(), []pathhook.Job{j1, j2})
+	waitFor(t, "the second result queued behind the first's batch", func() bool {
+		return h.engine.rec.waiting.Load() && len(h.engine.rec.results) == 1
+	})
+	h.clock.Add(c.Lease + time.Second) // both leases run out meanwhile
+	store.down.Store(false)
+	h.engine.Poke()
+	waitFor(t, "both results recorded", func() bool {
+		return len(h.store.delivery(j1.DeliveryID).attempts) > 0 && len(h.store.delivery(j2.DeliveryID).attempts) > 0
+	})
+	h.stop() // attempts under way end first
+	if n1, n2 := rc1.count(), rc2.count(); n1 != 1 || n2 != 1 {
+		t.Errorf("the receivers got %d and %d requests for one delivery each", n1, n2)
 	}
 }

@@ -48,13 +48,21 @@ type recorder struct {
 	stop <-chan struct{}
 	// backoff is the first wait before a failed write is tried again.
 	backoff time.Duration
-	// waiting is set while a batch waits for a store out of reach: a
-	// claim meanwhile could lease again, once the store answers, the
-	// deliveries whose results wait here, if their leases ran out.
+	// waiting is set while results wait for a store out of reach: from
+	// the first write the store did not answer until the store has
+	// answered and every result added by then is written. A claim
+	// meanwhile could lease again the deliveries whose results wait, if
+	// their leases ran out, and send them twice.
 	waiting atomic.Bool
-	// reached is called once the store answers a batch that waited for
-	// it. May be nil.
+	// reached is called once waiting ends. May be nil.
 	reached func()
+	// added counts the results that add has taken or waits to hand over;
+	// written (the recorder's own) those that have been through write;
+	// drainTo, while waiting once the store answers again, is added as it
+	// was then: claims resume once those results are written too.
+	added   atomic.Int64
+	written int64
+	drainTo int64
 
 	results chan kept
 	wake    chan struct{}
@@ -89,7 +97,10 @@ func newRecorder(c *Config) *recorder {
 // attempt that has reached its receiver but is not recorded is sent again
 // if the process dies, so the results queue holds no more than the
 // workers make between two writes.
-func (r *recorder) add(res pathhook.Result, seg *segment) { r.results <- kept{res, seg} }
+func (r *recorder) add(res pathhook.Result, seg *segment) {
+	r.added.Add(1)
+	r.results <- kept{res, seg}
+}
 
 // release queues leases to be released. It never blocks.
 func (r *recorder) release(leases ...pathhook.Lease) { r.handBack(time.Time{}, leases) }
@@ -169,6 +180,14 @@ func (r *recorder) record(ctx context.Context, b *batch, k kept) (open bool) {
 	b.add(k)
 	open = r.gather(b)
 	failed := r.write(ctx, b.results)
+	r.written += int64(len(b.results))
+	if r.waiting.Load() && r.drainTo > 0 && r.written >= r.drainTo {
+		r.drainTo = 0
+		r.waiting.Store(false)
+		if r.reached != nil {
+			r.reached()
+		}
+	}
 	r.tellSwitchOffs(b.results, failed)
 	if r.journal != nil {
 		// A result that could not be written stays in the journal: if the
@@ -290,13 +309,16 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	wait := r.backoff
 	var waited time.Time
 	defer func() {
-		if r.waiting.Swap(false) && r.reached != nil {
-			r.reached()
+		if r.waiting.Load() {
+			// The results added so far may be of attempts whose leases
+			// ran out while the store was out of reach.
+			r.drainTo = r.added.Load()
 		}
 	}()
 	for tries := 1; err != nil && !timedOut(err); tries++ {
 		if outOfReach(err) {
 			r.waiting.Store(true)
+			r.drainTo = 0
 		}
 		if tries >= maxRecordTries {
 			if !outOfReach(err) || r.stopping() {

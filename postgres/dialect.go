@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"io"
@@ -84,7 +85,11 @@ func (dialect) IsRetryable(err error) bool {
 //     going away: 57P (an operator's pg_terminate_backend, a shutdown, a
 //     restart), 08 (a connection failure, or a proxy's word for one) and
 //     53300 (too many connections, at connect);
-//   - no answer at all: pgx says nothing was sent, or the connection was
+//   - the same classes with any severity at connect, or where the
+//     connection closed after them (a proxy's error, as old PgBouncer's
+//     ERROR 08P01);
+//   - no answer at all: pgx or database/sql says nothing was sent (the
+//     latter's driver.ErrBadConn), or the connection was
 //     closed mid-answer (EOF) or broke (a network error other than a
 //     timeout, since a database slow to answer is not gone; at connect,
 //     where nothing was sent, a timeout too).
@@ -94,15 +99,21 @@ func (dialect) IsRetryable(err error) bool {
 func (dialect) IsConnectionLost(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		// An error at connect, or after which the connection closed, ended
+		// the session too, whatever its severity: old PgBouncer sends
+		// ERROR 08P01 for every error of its own, and closes.
+		var closed *closedAfter
+		var connect *pgconn.ConnectError
+		ended := endsSession(pgErr) || errors.As(err, &closed) || errors.As(err, &connect)
 		code := pgErr.Code
-		return endsSession(pgErr) && (strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || code == "53300")
+		return ended && (strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || code == "53300")
 	}
 	var certificate *tls.CertificateVerificationError
 	var alert tls.AlertError
 	if errors.As(err, &certificate) || errors.As(err, &alert) {
 		return false // TLS refused, before anything else was sent
 	}
-	if pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if pgconn.SafeToRetry(err) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var network net.Error

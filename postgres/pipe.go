@@ -39,6 +39,9 @@ func (dialect) Transact(ctx context.Context, pool *sql.DB, fn func(sqlstore.Pipe
 		}
 		p := &pipe{conn: c.Conn(), queued: []later{{query: "BEGIN"}}}
 		if err := fn(p); err != nil {
+			if p.conn.IsClosed() {
+				err = &closedAfter{err} // the session ended with it
+			}
 			p.rollback(ctx)
 			return err
 		}
@@ -222,3 +225,11 @@ func (r *batchRows) Close() error {
 	}
 	return r.err
 }
+
+// closedAfter is a transaction's error after which its connection was
+// closed: a proxy's ERROR 08P01 ends the session as a FATAL would (see
+// IsConnectionLost).
+type closedAfter struct{ err error }
+
+func (e *closedAfter) Error() string { return e.err.Error() }
+func (e *closedAfter) Unwrap() error { return e.err }

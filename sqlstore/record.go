@@ -31,7 +31,15 @@ func (db *DB) RecordAgain(ctx context.Context, results []pathhook.Result) error 
 		return nil
 	}
 	return db.unreachable(db.writeTx(ctx, func(t *txn) error {
-		counts, err := t.attemptCounts(ctx, results, "", nil, "")
+		// Locked, the counts wait for a transaction still under way: the
+		// Record whose COMMIT went unanswered may be one.
+		lock := t.forUpdate()
+		if lock != "" {
+			if err := t.lockWebhooks(ctx, results, lock); err != nil {
+				return err
+			}
+		}
+		counts, err := t.attemptCounts(ctx, results, "", nil, lock)
 		if err != nil {
 			return err
 		}
