@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,31 +57,6 @@ func TestAProxysErrorAfterCommitIsUnknown(t *testing.T) {
 			t.Errorf("%s: one Record recorded attempt 1 %d times", severity, n)
 		}
 	}
-}
-
-// refuser listens on addr and closes every connection it accepts, as a
-// database that is starting up or shutting down does, counting them.
-type refuser struct{ count atomic.Int64 }
-
-func newRefuser(t *testing.T, addr string) *refuser {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	r := &refuser{}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			r.count.Add(1)
-			c.Close()
-		}
-	}()
-	return r
 }
 
 // answerCutter is a TCP proxy to PostgreSQL that, once armed, swallows the

@@ -34,12 +34,7 @@ func TestDeliveriesSurviveSIGKILL(t *testing.T) {
 		"--retry-schedule", strings.TrimSuffix(strings.Repeat("200ms,", 150), ",")}
 
 	// A port with nobody listening: the receiver is down.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	receiverAddr := ln.Addr().String()
-	ln.Close()
+	receiverAddr := downAddr(t)
 
 	cmd, url := startProcess(t, env, args...)
 	s := &server{URL: url, Key: key}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -212,6 +213,25 @@ type receiver struct {
 func newReceiver(t *testing.T, statuses ...int) *receiver {
 	t.Helper()
 	return newReceiverOn(t, nil, statuses...)
+}
+
+// downAddr returns an address on 127.0.0.1 where nothing listens, for a
+// receiver that is down and comes up later on it. Its port is below the
+// range from which the system gives out ports for listeners on port 0 and
+// for outgoing connections (from 32768 on Linux, 49152 on macOS and
+// Windows), so that nothing else takes it meanwhile.
+func downAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(10000)))
+		if err == nil {
+			addr := ln.Addr().String()
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port between 20000 and 30000")
+	return ""
 }
 
 // newReceiverOn starts a receiver on ln, or on a new port if ln is nil.

@@ -40,7 +40,9 @@ func TestRestartedNodeTakesBackItsWork(t *testing.T) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	accepted := make(chan struct{}, learners*4)
+	hanging := make(chan struct{}) // closed when it takes no more
 	go func() {
+		defer close(hanging)
 		for {
 			c, err := hang.Accept()
 			if err != nil {
@@ -78,18 +80,22 @@ func TestRestartedNodeTakesBackItsWork(t *testing.T) {
 	}
 	<-first.exited
 
-	// The receiver comes up on the address the webhook names.
-	hang.Close()
+	// The receiver comes up on the address the webhook names: on the same
+	// listener, since a port let go of may be taken meanwhile.
+	tcp := hang.(*net.TCPListener)
+	if err := tcp.SetDeadline(time.Now()); err != nil { // ends its Accept
+		t.Fatal(err)
+	}
+	<-hanging
+	if err := tcp.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	for _, c := range conns {
 		c.Close()
 	}
 	mu.Unlock()
-	rl, err := net.Listen("tcp", receiverAddr)
-	if err != nil {
-		t.Fatalf("cannot bring the receiver up on %s: %v", receiverAddr, err)
-	}
-	rc := newReceiverOn(t, rl)
+	rc := newReceiverOn(t, hang)
 
 	again := startNode(t, "node-a again", env, args...)
 	seen := map[string]bool{}
