@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,5 +108,63 @@ func TestAResultQueuedBehindTheWaitingBatchIsNotSentTwice(t *testing.T) {
 	h.stop() // attempts under way end first
 	if n1, n2 := rc1.count(), rc2.count(); n1 != 1 || n2 != 1 {
 		t.Errorf("the receivers got %d and %d requests for one delivery each", n1, n2)
+	}
+}
+
+// TestClaimsResumeOnceTheResultsOfTheOutageAreWritten: once the store
+// answers, claims resume when the results added by then are written, even
+// if the workers keep adding results meanwhile.
+func TestClaimsResumeOnceTheResultsOfTheOutageAreWritten(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore(time.Now)
+	const extra = 50
+	var jobs []pathhook.Job
+	for i := range extra + 1 {
+		jobs = append(jobs, store.add(newJob("wh_a", i, ""), time.Minute))
+	}
+	result := func(i int) pathhook.Result {
+		return pathhook.Result{DeliveryID: jobs[i].DeliveryID, WebhookID: "wh_a", Status: pathhook.DeliverySucceeded,
+			Attempt: pathhook.Attempt{N: 1}}
+	}
+	c := Config{Store: store, Owner: store.owner, Clock: time.Now, Logger: slog.New(slog.DiscardHandler),
+		FlushInterval: -1, Workers: 4}
+	r := newRecorder(&c)
+	r.backoff = time.Millisecond
+	var calls, next atomic.Int64
+	var adds sync.WaitGroup
+	var waitingWrites atomic.Int64 // successful writes while claims were held
+	next.Store(1)
+	store.recordErr = func([]pathhook.Result) error {
+		if calls.Add(1) <= 3 {
+			return errDown
+		}
+		if r.waiting.Load() {
+			waitingWrites.Add(1)
+		}
+		// A worker adds a result while this write is under way.
+		if i := int(next.Add(1) - 1); i <= extra {
+			before := r.added.Load()
+			adds.Go(func() { r.add(result(i), nil) })
+			for r.added.Load() == before {
+				time.Sleep(time.Microsecond)
+			}
+		}
+		return nil
+	}
+	r.add(result(0), nil)
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(context.Background()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for next.Load() <= extra && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	adds.Wait()
+	r.close()
+	<-done
+	if n := waitingWrites.Load(); n > 2 {
+		t.Errorf("claims were held through %d writes after the store answered; want at most 2 (the batch that waited, and the result added while it was written)", n)
+	}
+	if r.waiting.Load() {
+		t.Errorf("claims still held at the end")
 	}
 }

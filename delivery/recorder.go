@@ -309,9 +309,10 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 	wait := r.backoff
 	var waited time.Time
 	defer func() {
-		if r.waiting.Load() {
+		if r.waiting.Load() && r.drainTo == 0 {
 			// The results added so far may be of attempts whose leases
-			// ran out while the store was out of reach.
+			// ran out while the store was out of reach. Set once, when
+			// the store answers (a later write must not move it on).
 			r.drainTo = r.added.Load()
 		}
 	}()

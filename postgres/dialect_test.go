@@ -102,4 +102,13 @@ func TestWhatCountsAsAConnectionLost(t *testing.T) {
 			t.Errorf("%s %s: IsConnectionLost = %v, want %v", a.severity, a.code, got, a.lost)
 		}
 	}
+	// The same errors where the connection closed after them (Transact's
+	// closedAfter): old PgBouncer's ERROR 08P01 ends the session too; a
+	// unique violation is still the database's answer.
+	for code, lost := range map[string]bool{"08P01": true, "23505": false} {
+		err := &closedAfter{fmt.Errorf("sqlstore: x: %w", &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code})}
+		if got := (dialect{}).IsConnectionLost(err); got != lost {
+			t.Errorf("ERROR %s, the connection closed after it: IsConnectionLost = %v, want %v", code, got, lost)
+		}
+	}
 }

@@ -177,6 +177,13 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 				continue
 			}
 			f.mu.Lock()
+			if f.refusing { // since the look above
+				f.mu.Unlock()
+				f.refused.Add(1)
+				c.Close()
+				up.Close()
+				continue
+			}
 			f.conns = append(f.conns, c, up)
 			f.mu.Unlock()
 			go f.pipe(up, c)
