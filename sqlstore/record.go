@@ -162,8 +162,10 @@ func (t *txn) attemptCounts(ctx context.Context, results []pathhook.Result, cond
 		for _, r := range chunk {
 			chunkArgs = append(chunkArgs, r.DeliveryID)
 		}
+		// In id order, so that transactions that lock them take turns
+		// rather than deadlock.
 		rows, err := t.query(ctx, "SELECT id, attempt_count FROM deliveries WHERE "+cond+"id IN ("+
-			placeholders(len(chunk))+")"+lock, chunkArgs...)
+			placeholders(len(chunk))+") ORDER BY id"+lock, chunkArgs...)
 		if err != nil {
 			return nil, fail("attempt counts", err)
 		}
