@@ -89,10 +89,10 @@ func (dialect) IsRetryable(err error) bool {
 //     connection closed after them (a proxy's error, as old PgBouncer's
 //     ERROR 08P01);
 //   - no answer at all: pgx or database/sql says nothing was sent (the
-//     latter's driver.ErrBadConn), or the connection was
-//     closed mid-answer (EOF) or broke (a network error other than a
-//     timeout, since a database slow to answer is not gone; at connect,
-//     where nothing was sent, a timeout too).
+//     latter's driver.ErrBadConn), or the connection was closed
+//     mid-answer (EOF) or broke (a network error other than a timeout,
+//     since a database slow to answer is not gone; at connect, where
+//     nothing was sent, a timeout too).
 //
 // A connection refused for its credentials, database or TLS settings, or
 // an error that leaves the session open, is not one: no retry mends it.
