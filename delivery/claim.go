@@ -20,6 +20,12 @@ const pollInterval = time.Second
 // minPoll is the shortest wait between polls that found nothing to claim.
 const minPoll = 50 * time.Millisecond
 
+// afterOutage is how long claims wait once the store answers again after
+// it was out of reach: the results of other nodes' attempts may have
+// waited for it too, past their deliveries' leases, and their recorders
+// try again at most a second apart (see recorder.write).
+const afterOutage = 3 * time.Second
+
 // claim polls the store for due deliveries until ctx ends: at once, then
 // when the earliest retry falls due, at least every pollInterval, and
 // whenever Poke or finished attempts make it worthwhile.
@@ -48,6 +54,20 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		// The recorder wakes us once the store answers.
 		return pollInterval
 	}
+	if now := e.c.Clock(); now.Before(e.claimsFrom) {
+		return e.claimsFrom.Sub(now)
+	}
+	if e.storeWasOut {
+		if _, _, err := e.store.NextDue(ctx); err != nil {
+			return pollInterval
+		}
+		// It answers again. Other nodes' results may still wait for it,
+		// as this node's do behind the recorder's gate above: claims
+		// give them time to be written.
+		e.storeWasOut = false
+		e.claimsFrom = e.c.Clock().Add(afterOutage)
+		return afterOutage
+	}
 	e.releaseDoubtful(ctx)
 	for {
 		limit := e.sched.room(claimBatch)
@@ -63,6 +83,7 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 			if ctx.Err() == nil {
 				e.c.Logger.Error("delivery: cannot claim due deliveries", "err", err)
 			}
+			e.storeWasOut = outOfReach(err)
 			return pollInterval
 		}
 		dense := e.sched.addClaimed(jobs)
@@ -78,6 +99,7 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 		if ctx.Err() == nil {
 			e.c.Logger.Error("delivery: cannot read the next due delivery", "err", err)
 		}
+		e.storeWasOut = outOfReach(err)
 		return pollInterval
 	}
 	wait := next.Sub(e.c.Clock())

@@ -164,6 +164,11 @@ type Engine struct {
 	// got no answer may have made (Doubt), for the next poll to give back.
 	doubtMu  sync.Mutex
 	doubtful []pathhook.Lease
+	// storeWasOut is set when the last poll found the store out of reach;
+	// claimsFrom is when claims may begin again after it answered (see
+	// afterOutage). Both are poll's, under polling.
+	storeWasOut bool
+	claimsFrom  time.Time
 }
 
 // New returns an engine with the given configuration; Run starts it.

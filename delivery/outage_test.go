@@ -16,12 +16,14 @@ import (
 // write as a database out of reach does.
 type downStore struct {
 	*fakeStore
-	down atomic.Bool
+	down  atomic.Bool
+	polls atomic.Int64 // calls of ClaimDue and NextDue, once each has returned
 }
 
 var errDown = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now")
 
 func (s *downStore) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
+	defer s.polls.Add(1)
 	if s.down.Load() {
 		return nil, errDown
 	}
@@ -29,6 +31,7 @@ func (s *downStore) ClaimDue(ctx context.Context, owner string, now, until time.
 }
 
 func (s *downStore) NextDue(ctx context.Context) (time.Time, bool, error) {
+	defer s.polls.Add(1)
 	if s.down.Load() {
 		return time.Time{}, false, errDown
 	}
@@ -167,4 +170,39 @@ func TestClaimsResumeOnceTheResultsOfTheOutageAreWritten(t *testing.T) {
 	if r.waiting.Load() {
 		t.Errorf("claims still held at the end")
 	}
+}
+
+// TestClaimsWaitForOtherNodesAfterAnOutage: once the store answers again
+// after an outage longer than a lease, a node does not claim at once the
+// deliveries whose leases ran out meanwhile: another node's results for
+// them may still wait to be written. It claims them afterOutage later.
+func TestClaimsWaitForOtherNodesAfterAnOutage(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	h := setup(t, nil)
+	store := &downStore{fakeStore: h.store}
+	c := h.engine.c
+	c.Store = store
+	h.engine = New(c)
+	job := h.store.add(newJob("wh_a", 1, rc.URL), c.Lease)
+	h.store.mu.Lock()
+	h.store.deliveries[job.DeliveryID].leaseOwner = "node-b" // attempted by another node
+	h.store.mu.Unlock()
+	store.down.Store(true)
+	h.start()
+	polled := func(after int64) func() bool { return func() bool { return store.polls.Load() > after } }
+	waitFor(t, "a poll of the store out of reach", polled(0))
+	h.clock.Add(c.Lease + time.Second) // node-b's lease runs out meanwhile
+	store.down.Store(false)
+	n := store.polls.Load()
+	h.engine.Poke()
+	// A poll claims first, if it claims: this one only asks whether the
+	// store answers.
+	waitFor(t, "a poll of the store that answers", polled(n))
+	if d := h.store.delivery(job.DeliveryID); d.leaseOwner != "node-b" || rc.count() != 0 {
+		t.Fatalf("claimed at once after the outage: leased to %q, %d requests", d.leaseOwner, rc.count())
+	}
+	h.clock.Add(afterOutage)
+	h.engine.Poke()
+	waitFor(t, "the delivery sent", func() bool { return rc.count() == 1 })
 }
