@@ -49,16 +49,20 @@ func (e *Engine) poll(ctx context.Context) time.Duration {
 	e.polling.Lock()
 	defer e.polling.Unlock()
 	if e.rec.waiting.Load() {
-		// Results wait for the store: claims would lease again the
-		// deliveries of those whose leases ran out, and send them twice.
-		// The recorder wakes us once the store answers.
+		// Results wait for the store, out of reach: claims would lease
+		// again the deliveries of those whose leases ran out, and send
+		// them twice. The recorder wakes us once the store answers.
+		e.storeWasOut = true
 		return pollInterval
 	}
 	if now := e.c.Clock(); now.Before(e.claimsFrom) {
+		// Never further off than afterOutage, should the clock go back.
+		e.claimsFrom = minTime(e.claimsFrom, now.Add(afterOutage))
 		return e.claimsFrom.Sub(now)
 	}
 	if e.storeWasOut {
 		if _, _, err := e.store.NextDue(ctx); err != nil {
+			e.storeWasOut = outOfReach(err)
 			return pollInterval
 		}
 		// It answers again. Other nodes' results may still wait for it,
@@ -135,4 +139,12 @@ func (e *Engine) parkDue(ctx context.Context, webhookID string) {
 		return
 	}
 	e.sched.parkedDue(webhookID, n, plan)
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -252,13 +252,6 @@ func (s *sim) run(end time.Time) {
 	}
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
 // startAttempts takes jobs from the scheduler while a worker is free.
 func (s *sim) startAttempts(now time.Time) {
 	sc := s.e.sched
