@@ -288,7 +288,8 @@ func (r *recorder) gather(b *batch) (open bool) {
 // each of which would hold the engine (and a shutdown) for writeTimeout
 // more.
 //
-// A store out of reach (EUNAVAILABLE: a database down or restarting) is
+// A store out of reach (EUNAVAILABLE: a database down or restarting, or
+// with its disk full) is
 // not the batch's fault: it is tried again, at most a second apart, until
 // the store answers or the engine stops. The workers wait meanwhile, as
 // add blocks, rather than make attempts whose results would be dropped and
@@ -327,7 +328,7 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 			}
 			if waited.IsZero() {
 				waited = r.clock()
-				r.log.Warn("delivery: the store is out of reach; results wait for it, and new attempts with them", "err", err)
+				r.log.Warn("delivery: the store cannot take results now; they wait for it, and new attempts with them", "err", err)
 			}
 		}
 		r.sleep(wait)
@@ -341,7 +342,7 @@ func (r *recorder) write(ctx context.Context, batch []pathhook.Result) (failed [
 		return nil
 	}
 	if outOfReach(err) {
-		r.log.Error("delivery: the store is out of reach and the engine is stopping; these attempts are kept in the journal, if there is one, or attempted again once their leases run out",
+		r.log.Error("delivery: the store cannot take results and the engine is stopping; these attempts are kept in the journal, if there is one, or attempted again once their leases run out",
 			"attempts", len(batch), "err", err)
 		failed = make([]int, len(batch))
 		for i := range failed {
@@ -410,7 +411,9 @@ const maxTimeouts = 3
 // writeTimeout.
 func timedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
 
-// outOfReach says whether err is a store out of reach.
+// outOfReach says whether err is a store out of reach, or unavailable
+// otherwise (EUNAVAILABLE: its disk is full, say), as opposed to a write
+// at fault or a store that did not answer in time.
 func outOfReach(err error) bool {
 	return pathhook.ErrorCode(err) == pathhook.EUNAVAILABLE && !timedOut(err)
 }

@@ -124,6 +124,10 @@ func (dialect) IsConnectionLost(err error) bool {
 	return !network.Timeout() || errors.As(err, &connect)
 }
 
+// IsFull reports disk_full (53100): the transaction failed, and changed
+// nothing.
+func (dialect) IsFull(err error) bool { return pgCode(err) == "53100" }
+
 func pgCode(err error) string {
 	var e *pgconn.PgError
 	if errors.As(err, &e) {

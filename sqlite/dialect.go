@@ -53,6 +53,13 @@ func (dialect) IsUniqueViolation(err error) bool {
 // IsConnectionLost is false: SQLite runs in the process.
 func (dialect) IsConnectionLost(error) bool { return false }
 
+// IsFull reports SQLITE_FULL: the disk is full. SQLite rolls the
+// transaction back.
+func (dialect) IsFull(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
+}
+
 // IsRetryable reports a database that another process holds locked for
 // longer than the busy timeout; in this process writers take turns on one
 // connection and never meet.

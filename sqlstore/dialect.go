@@ -38,6 +38,10 @@ type Dialect interface {
 	// another connection, and so may a Pipeliner's write transaction
 	// unless its error wraps ErrCommitUnknown.
 	IsConnectionLost(err error) bool
+	// IsFull reports whether err is of a write that the database had no
+	// room for (its disk is full): it changed nothing, and may succeed
+	// once there is room.
+	IsFull(err error) bool
 	// SkipLocked is appended to the claim's SELECT so that concurrent
 	// claimers pass over each other's rows; "" where writers take turns.
 	SkipLocked() string

@@ -38,7 +38,7 @@ func (db *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, 
 		jobs, err = t.jobs(ctx, ids, now)
 		return err
 	})
-	return jobs, db.unreachable(err)
+	return jobs, db.unavailable(err)
 }
 
 func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, limit int) ([]any, error) {
@@ -288,7 +288,7 @@ func (db *DB) NextDue(ctx context.Context) (next time.Time, ok bool, err error) 
 	var due sql.NullInt64
 	err = db.read.QueryRowContext(ctx, "SELECT MIN(due_at) FROM deliveries WHERE status = 'pending'").Scan(&due)
 	if err != nil {
-		return time.Time{}, false, db.unreachable(fail("next due", err))
+		return time.Time{}, false, db.unavailable(fail("next due", err))
 	}
 	if !due.Valid {
 		return time.Time{}, false, nil

@@ -162,22 +162,28 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 // for a retry.
 func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 	if db.group != nil {
-		return db.unreachable(db.group.update(ctx, fn))
+		return db.unavailable(db.group.update(ctx, fn))
 	}
-	return db.unreachable(db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) }))
+	return db.unavailable(db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) }))
 }
 
-// unreachable names err as the database being out of reach (EUNAVAILABLE)
+// unavailable names err as the database being unavailable (EUNAVAILABLE)
 // when it is a connection that could not be made, or that the database
-// ended, and running the transaction again did not help: the database is
-// down or restarting. Nothing was saved: a COMMIT that may have been is
-// errCommitUnknown, which already says so.
-func (db *DB) unreachable(err error) error {
+// ended, and running the transaction again did not help (the database is
+// down or restarting), or when the database's disk is full. Nothing was
+// saved: a COMMIT that may have been is errCommitUnknown, which already
+// says so.
+func (db *DB) unavailable(err error) error {
 	var known *pathhook.Error
-	if err == nil || errors.As(err, &known) || !db.connectionLost(err) {
+	switch {
+	case err == nil || errors.As(err, &known):
 		return err
+	case db.connectionLost(err):
+		return fmt.Errorf("%w (%w)", errUnreachable, err)
+	case db.dialect.IsFull(err):
+		return fmt.Errorf("%w (%w)", errFull, err)
 	}
-	return fmt.Errorf("%w (%w)", errUnreachable, err)
+	return err
 }
 
 // connectionLost reports whether err is of a connection that could not be
@@ -190,6 +196,9 @@ func (db *DB) connectionLost(err error) bool {
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
+// errFull answers a write that the database had no room for.
+var errFull error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database's disk is full; nothing was changed, try again once there is room")
+
 // errUnreachable answers a call that could not reach the database.
 var errUnreachable error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now; nothing was changed, try again")
 
@@ -197,7 +206,7 @@ var errUnreachable error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database 
 // for it or ended the connection it ran on.
 func (db *DB) View(ctx context.Context, fn func(pathhook.Tx) error) error {
 	retryable := func(err error) bool { return db.dialect.IsRetryable(err) || db.connectionLost(err) }
-	return db.unreachable(db.retryIf(ctx, retryable, func() error {
+	return db.unavailable(db.retryIf(ctx, retryable, func() error {
 		if db.direct {
 			if err := ctx.Err(); err != nil {
 				return err
