@@ -23,6 +23,22 @@ type downStore struct {
 
 var errDown = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database cannot be reached right now")
 
+// goesDown gives h's engine, not yet started, a store that goes out of
+// reach, for claims and results alike, while its down is set.
+func (h *harness) goesDown() *downStore {
+	store := &downStore{fakeStore: h.store}
+	h.store.recordErr = func([]pathhook.Result) error {
+		if store.down.Load() {
+			return errDown
+		}
+		return nil
+	}
+	c := h.engine.c
+	c.Store = store
+	h.engine = New(c)
+	return store
+}
+
 func (s *downStore) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]pathhook.Job, error) {
 	defer s.polls.Add(1)
 	if s.down.Load() {
@@ -49,16 +65,8 @@ func TestAnOutageLongerThanALeaseSendsNothingTwice(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, nil)
 	h := setup(t, nil)
-	store := &downStore{fakeStore: h.store}
-	h.store.recordErr = func([]pathhook.Result) error {
-		if store.down.Load() {
-			return errDown
-		}
-		return nil
-	}
+	store := h.goesDown()
 	c := h.engine.c
-	c.Store = store
-	h.engine = New(c)
 	job := h.store.add(newJob("wh_a", 1, rc.URL), c.Lease)
 	store.down.Store(true)
 	h.start()
@@ -87,16 +95,8 @@ func TestAResultQueuedBehindTheWaitingBatchIsNotSentTwice(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	store := &downStore{fakeStore: h.store}
-	h.store.recordErr = func([]pathhook.Result) error {
-		if store.down.Load() {
-			return errDown
-		}
-		return nil
-	}
+	store := h.goesDown()
 	c := h.engine.c
-	c.Store = store
-	h.engine = New(c)
 	j1 := h.store.add(newJob("wh_a", 1, rc1.URL), c.Lease)
 	j2 := h.store.add(newJob("wh_b", 2, rc2.URL), c.Lease)
 	store.down.Store(true)
@@ -186,16 +186,8 @@ func TestClaimsWaitForOtherNodesAfterAnOutage(t *testing.T) {
 	for _, recorderSawIt := range []bool{false, true} {
 		rc := newReceiver(t, nil)
 		h := setup(t, nil)
-		store := &downStore{fakeStore: h.store}
-		h.store.recordErr = func([]pathhook.Result) error {
-			if store.down.Load() {
-				return errDown
-			}
-			return nil
-		}
+		store := h.goesDown()
 		c := h.engine.c
-		c.Store = store
-		h.engine = New(c)
 		job := h.store.add(newJob("wh_b", 1, rc.URL), c.Lease)
 		h.store.mu.Lock()
 		h.store.deliveries[job.DeliveryID].leaseOwner = "node-b" // attempted by another node

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pathhook/pathhook"
 	"github.com/pathhook/pathhook/postgres"
+	"github.com/pathhook/pathhook/sqlstore"
 )
 
 // TestAProxysErrorAfterCommitIsUnknown: behind a proxy such as PgBouncer,
@@ -23,59 +24,147 @@ import (
 func TestAProxysErrorAfterCommitIsUnknown(t *testing.T) {
 	t.Parallel()
 	for _, severity := range []string{"FATAL", "ERROR"} {
-		u, err := url.Parse(freshSchema(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cutter := newAnswerCutter(t, u.Host, pgError(severity, "08P01", "server conn crashed?"))
-		u.Host = cutter.ln.Addr().String()
-		ctx := context.Background()
-		db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{NoGroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		event := oneWebhook(t, db)
-		ev, ds := event("wh_1")
-		until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-		ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
-		if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
-			t.Fatal(err)
-		}
-		res := pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
-			Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
-		cutter.arm()
-		err = db.Record(ctx, []pathhook.Result{res})
+		proxy, db := behindInterceptor(t, pgError(severity, "08P01", "server conn crashed?"), false,
+			func(answer []byte) bool { return bytes.Contains(answer, []byte("COMMIT\x00")) })
+		res := leasedResult(t, db)
+		proxy.arm()
+		err := db.Record(context.Background(), []pathhook.Result{res})
 		if !errors.Is(err, pathhook.ErrCommitUnknown) {
 			t.Errorf("%s: Record whose COMMIT a proxy answered with an error: %v, want ErrCommitUnknown", severity, err)
 		}
-		var n int
-		if err := db.SQL().QueryRow("SELECT count(*) FROM attempts WHERE delivery_id = $1 AND n = 1", ds[0].ID).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 1 {
+		if n := attemptsOf(t, db, res.DeliveryID); n != 1 {
 			t.Errorf("%s: one Record recorded attempt 1 %d times", severity, n)
 		}
 	}
 }
 
-// answerCutter is a TCP proxy to PostgreSQL that, once armed, swallows the
-// server's answer that carries COMMIT's CommandComplete, sends answer to
-// the client in its place, and closes both sides.
-type answerCutter struct {
-	ln     net.Listener
-	answer []byte
-	mu     sync.Mutex
-	armed  bool
+// TestAnOldBouncersErrorIsALostConnection: behind PgBouncer older than its
+// FATAL pooler errors, a write whose first statement meets a server
+// connection that broke (ERROR 08P01, connection closed, nothing ran)
+// runs again on another connection, as it does behind new ones.
+func TestAnOldBouncersErrorIsALostConnection(t *testing.T) {
+	t.Parallel()
+	proxy, db := behindInterceptor(t, pgError("ERROR", "08P01", "pgbouncer cannot connect to server"), true,
+		func([]byte) bool { return true })
+	res := leasedResult(t, db)
+	proxy.arm()
+	if err := db.Record(context.Background(), []pathhook.Result{res}); err != nil {
+		t.Errorf("a write whose first round trip a proxy answered ERROR 08P01 and closed: %v (code %q); want it run again on another connection",
+			err, pathhook.ErrorCode(err))
+	}
+	if n := attemptsOf(t, db, res.DeliveryID); n != 1 {
+		t.Errorf("attempt 1 recorded %d times", n)
+	}
 }
 
-func newAnswerCutter(t *testing.T, upstream string, answer []byte) *answerCutter {
+// TestRecordAgainWaitsForTheLostCommit: the Record whose COMMIT got no
+// answer is still being carried out (its backend waits for a lock, or for
+// a synchronous standby) when RecordAgain runs. RecordAgain must not write
+// the attempt a second time.
+func TestRecordAgainWaitsForTheLostCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := postgres.OpenOptions(ctx, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	res := leasedResult(t, db)
+	// The lost Record, not committed yet.
+	lost, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lost.Exec(`INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_body)
+		VALUES ('org_1', $1, 1, 0, 5, '')`, res.DeliveryID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lost.Exec(`UPDATE deliveries SET status = 'succeeded', attempt_count = 1, lease_owner = '', lease_until = 0,
+		next_attempt_at = NULL, due_at = NULL, ended_at = 1 WHERE id = $1`, res.DeliveryID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.RecordAgain(ctx, []pathhook.Result{res}) }()
+	// Time for RecordAgain to read before the COMMIT, as it did without
+	// its lock; with it, it waits for the COMMIT however long this is.
+	time.Sleep(300 * time.Millisecond)
+	if err := lost.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := attemptsOf(t, db, res.DeliveryID); n != 1 {
+		t.Errorf("attempt 1 written %d times: RecordAgain read the attempt count before the lost COMMIT took effect", n)
+	}
+}
+
+// leasedResult makes a delivery of oneWebhook's webhook, leased to
+// node-a, and returns the result of its first attempt.
+func leasedResult(t *testing.T, db *sqlstore.DB) pathhook.Result {
+	t.Helper()
+	ctx := context.Background()
+	ev, ds := oneWebhook(t, db)("wh_1")
+	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
+	if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
+		t.Fatal(err)
+	}
+	return pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
+		Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
+}
+
+// attemptsOf counts the rows of attempt 1 of a delivery.
+func attemptsOf(t *testing.T, db *sqlstore.DB, deliveryID string) int {
+	t.Helper()
+	var n int
+	if err := db.SQL().QueryRow("SELECT count(*) FROM attempts WHERE delivery_id = $1 AND n = 1", deliveryID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// behindInterceptor opens a store, without group commit, on a fresh
+// schema through an interceptor (see newInterceptor).
+func behindInterceptor(t *testing.T, answer []byte, toServer bool, stops func([]byte) bool) (*interceptor, *sqlstore.DB) {
+	t.Helper()
+	u, err := url.Parse(freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newInterceptor(t, u.Host, answer, toServer, stops)
+	u.Host = proxy.ln.Addr().String()
+	db, err := postgres.OpenOptions(context.Background(), u.String(), nil, postgres.Options{NoGroupCommit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return proxy, db
+}
+
+// interceptor is a TCP proxy to PostgreSQL that, once armed, stops at the
+// first chunk that stops accepts, of those going to the server (toServer)
+// or of those coming from it; it sends answer to the client in place of
+// that chunk, as a proxy that lost its server connection does, and closes
+// both sides. Stopping at the server's answer that carries COMMIT's
+// CommandComplete is a COMMIT carried out whose answer was lost; at the
+// client's next message, a server connection lost before anything ran.
+type interceptor struct {
+	ln       net.Listener
+	answer   []byte
+	toServer bool
+	stops    func(chunk []byte) bool
+	mu       sync.Mutex
+	armed    bool
+}
+
+func newInterceptor(t *testing.T, upstream string, answer []byte, toServer bool, stops func([]byte) bool) *interceptor {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &answerCutter{ln: ln, answer: answer}
+	p := &interceptor{ln: ln, answer: answer, toServer: toServer, stops: stops}
 	var conns []net.Conn
 	var mu sync.Mutex
 	t.Cleanup(func() {
@@ -100,61 +189,50 @@ func newAnswerCutter(t *testing.T, upstream string, answer []byte) *answerCutter
 			mu.Lock()
 			conns = append(conns, c, up)
 			mu.Unlock()
-			go func() { // client to server
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						up.Close()
-						return
-					}
-					if _, err := up.Write(buf[:n]); err != nil {
-						c.Close()
-						return
-					}
-				}
-			}()
-			go func() { // server to client
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := up.Read(buf)
-					if err != nil {
-						c.Close()
-						return
-					}
-					if a.cuts(buf[:n]) {
-						_, _ = c.Write(a.answer)
-						c.Close()
-						up.Close()
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						up.Close()
-						return
-					}
-				}
-			}()
+			go p.pipe(c, up, c, true)
+			go p.pipe(up, c, c, false)
 		}
 	}()
-	return a
+	return p
 }
 
-func (a *answerCutter) arm() {
-	a.mu.Lock()
-	a.armed = true
-	a.mu.Unlock()
-}
-
-// cuts reports whether answer is to be cut: the cutter is armed and it
-// carries COMMIT's CommandComplete. It disarms the cutter.
-func (a *answerCutter) cuts(answer []byte) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cut := a.armed && bytes.Contains(answer, []byte("COMMIT\x00"))
-	if cut {
-		a.armed = false
+// pipe copies from src to dst until either closes, or until it stops at a
+// chunk going toServer (or not), where it sends answer to client instead.
+func (p *interceptor) pipe(src, dst, client net.Conn, toServer bool) {
+	defer src.Close()
+	defer dst.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			return
+		}
+		if toServer == p.toServer && p.stopsAt(buf[:n]) {
+			_, _ = client.Write(p.answer)
+			return
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return
+		}
 	}
-	return cut
+}
+
+func (p *interceptor) arm() {
+	p.mu.Lock()
+	p.armed = true
+	p.mu.Unlock()
+}
+
+// stopsAt reports whether the armed interceptor stops at chunk, and
+// disarms it if so.
+func (p *interceptor) stopsAt(chunk []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	stop := p.armed && p.stops(chunk)
+	if stop {
+		p.armed = false
+	}
+	return stop
 }
 
 // pgError is a protocol ErrorResponse.
@@ -168,170 +246,4 @@ func pgError(severity, code, msg string) []byte {
 	body = append(body, 0)
 	n := len(body) + 4
 	return append([]byte{'E', byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, body...)
-}
-
-// oldBouncer is a TCP proxy that, once armed, answers the next message a
-// client sends, in place of the server, as old PgBouncer versions do
-// when they cannot reach the server ("pgbouncer cannot connect to
-// server", "server conn crashed?"): ERROR 08P01, then it closes the
-// client.
-type oldBouncer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	armed bool
-}
-
-func newOldBouncer(t *testing.T, upstream string) *oldBouncer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &oldBouncer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						up.Close()
-						return
-					}
-					b.mu.Lock()
-					cut := b.armed
-					if cut {
-						b.armed = false
-					}
-					b.mu.Unlock()
-					if cut {
-						_, _ = c.Write(pgError("ERROR", "08P01", "pgbouncer cannot connect to server"))
-						c.Close()
-						up.Close()
-						return
-					}
-					if _, err := up.Write(buf[:n]); err != nil {
-						c.Close()
-						return
-					}
-				}
-			}()
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := up.Read(buf)
-					if err != nil {
-						c.Close()
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						up.Close()
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return b
-}
-
-// TestAnOldBouncersErrorIsALostConnection: behind PgBouncer older
-// than its FATAL pooler errors, a write whose first statement meets a
-// server connection that broke (ERROR 08P01, connection closed, nothing
-// ran) runs again on another connection, as it does behind new ones.
-func TestAnOldBouncersErrorIsALostConnection(t *testing.T) {
-	t.Parallel()
-	u, err := url.Parse(freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newOldBouncer(t, u.Host)
-	u.Host = b.ln.Addr().String()
-	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	event := oneWebhook(t, db)
-	ev, ds := event("wh_1")
-	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
-	if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
-		t.Fatal(err)
-	}
-	res := pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
-		Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
-	b.mu.Lock()
-	b.armed = true
-	b.mu.Unlock()
-	err = db.Record(ctx, []pathhook.Result{res})
-	if err != nil {
-		t.Errorf("a write whose first round trip a proxy answered ERROR 08P01 and closed: %v (code %q); want it run again on another connection",
-			err, pathhook.ErrorCode(err))
-	}
-}
-
-// TestRecordAgainWaitsForTheLostCommit: the Record whose COMMIT got
-// no answer is still being carried out (its backend waits for a lock, or
-// for a synchronous standby) when RecordAgain runs. RecordAgain must not
-// write the attempt a second time.
-func TestRecordAgainWaitsForTheLostCommit(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	event := oneWebhook(t, db)
-	ev, ds := event("wh_1")
-	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	ds[0].LeaseOwner, ds[0].LeaseUntil = "node-a", until
-	if err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) }); err != nil {
-		t.Fatal(err)
-	}
-	res := pathhook.Result{DeliveryID: ds[0].ID, WebhookID: "wh_1", Status: pathhook.DeliverySucceeded,
-		Attempt: pathhook.Attempt{N: 1, StartedAt: time.Now(), DurationMS: 5}, LeaseOwner: "node-a", LeaseUntil: until}
-	// The lost Record, not committed yet.
-	lost, err := db.SQL().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lost.Exec(`INSERT INTO attempts (org_id, delivery_id, n, started_at, duration_ms, response_body)
-		VALUES ('org_1', $1, 1, 0, 5, '')`, ds[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lost.Exec(`UPDATE deliveries SET status = 'succeeded', attempt_count = 1, lease_owner = '', lease_until = 0,
-		next_attempt_at = NULL, due_at = NULL, ended_at = 1 WHERE id = $1`, ds[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- db.RecordAgain(ctx, []pathhook.Result{res}) }()
-	// Time for RecordAgain to read before the COMMIT, as it did without
-	// its lock; with it, it waits for the COMMIT however long this is.
-	time.Sleep(300 * time.Millisecond)
-	if err := lost.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := db.SQL().QueryRow("SELECT count(*) FROM attempts WHERE delivery_id = $1 AND n = 1", ds[0].ID).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Errorf("attempt 1 written %d times: RecordAgain read the attempt count before the lost COMMIT took effect", n)
-	}
 }
