@@ -237,11 +237,7 @@ func testGenerationCache(t *testing.T, db *sqlstore.DB, grouped bool) {
 func TestGenerationTakesNoLockBeforeCommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openWith(t, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
 	oneWebhook(t, db)
 	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO webhooks (id, org_id, pathway_id, category, url, enabled, created_at, updated_at)
 		VALUES ('wh_2', 'org_1', 'pw_1', 'rewards', 'https://c.example/', TRUE, 0, 0)`); err != nil {

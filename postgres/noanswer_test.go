@@ -20,14 +20,9 @@ import (
 // database did.
 func TestADatabaseThatStopsAnswering(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFreezer(t, u.Host)
-	u.Host = proxy.addr()
+	proxy, u := behindFreezer(t)
 	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, u.String(), nil, postgres.Options{TxTimeout: time.Second})
+	db, err := postgres.OpenOptions(ctx, u, nil, postgres.Options{TxTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,23 +83,14 @@ func TestADatabaseThatStopsAnswering(t *testing.T) {
 // one after another, with retries of its own (128 of them took 24 s).
 func TestADatabaseOutOfReach(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFreezer(t, u.Host)
-	u.Host = proxy.addr()
+	proxy, u := behindFreezer(t)
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openWith(t, u, nil, postgres.Options{})
 	event := oneWebhook(t, db)
 
 	proxy.refuse()
 	ev, ds := event("wh_1")
-	err = db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
+	err := db.Update(ctx, func(tx pathhook.Tx) error { return tx.CreateEvent(ctx, ev, ds) })
 	if code := pathhook.ErrorCode(err); code != pathhook.EUNAVAILABLE {
 		t.Errorf("a write to a database out of reach: %v (code %q), want %q", err, code, pathhook.EUNAVAILABLE)
 	}
@@ -135,6 +121,19 @@ func TestADatabaseOutOfReach(t *testing.T) {
 	if n := proxy.refused.Load(); n == 0 || n > 4*calls {
 		t.Errorf("%d connection attempts for %d writes", n, calls)
 	}
+}
+
+// behindFreezer returns a freezer before a fresh schema, and the URL of
+// the schema through it.
+func behindFreezer(t *testing.T) (*freezer, string) {
+	t.Helper()
+	u, err := url.Parse(freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFreezer(t, u.Host)
+	u.Host = proxy.addr()
+	return proxy, u.String()
 }
 
 // freezer is a TCP proxy to a PostgreSQL server that, once frozen, keeps

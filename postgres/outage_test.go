@@ -64,11 +64,7 @@ func TestAnOldBouncersErrorIsALostConnection(t *testing.T) {
 func TestRecordAgainWaitsForTheLostCommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := postgres.OpenOptions(ctx, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openWith(t, freshSchema(t), nil, postgres.Options{NoGroupCommit: true})
 	res := leasedResult(t, db)
 	// The lost Record, not committed yet.
 	lost, err := db.SQL().BeginTx(ctx, nil)
@@ -134,12 +130,7 @@ func behindInterceptor(t *testing.T, answer []byte, toServer bool, stops func([]
 	}
 	proxy := newInterceptor(t, u.Host, answer, toServer, stops)
 	u.Host = proxy.ln.Addr().String()
-	db, err := postgres.OpenOptions(context.Background(), u.String(), nil, postgres.Options{NoGroupCommit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return proxy, db
+	return proxy, openWith(t, u.String(), nil, postgres.Options{NoGroupCommit: true})
 }
 
 // interceptor is a TCP proxy to PostgreSQL that, once armed, stops at the

@@ -24,7 +24,13 @@ func freshSchema(t testing.TB) string { return pgtest.Schema(t, "pathhook_test_"
 
 func open(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), freshSchema(t), box)
+	return openWith(t, freshSchema(t), box, postgres.Options{})
+}
+
+// openWith opens a store on url with o, closed when the test ends.
+func openWith(t *testing.T, url string, box pathhook.Sealer, o postgres.Options) *sqlstore.DB {
+	t.Helper()
+	db, err := postgres.OpenOptions(context.Background(), url, box, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +58,7 @@ func TestStoreWithoutGroupCommit(t *testing.T) {
 	t.Parallel()
 	pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T, box pathhook.Sealer) *sqlstore.DB {
-		db, err := postgres.OpenOptions(context.Background(), freshSchema(t), box, postgres.Options{NoGroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
+		return openWith(t, freshSchema(t), box, postgres.Options{NoGroupCommit: true})
 	})
 }
 

@@ -18,18 +18,8 @@ import (
 func TestReadsSurviveEndedConnections(t *testing.T) {
 	t.Parallel()
 	const app = "pathhook_connlost_test"
-	u := freshSchema(t) + "&application_name=" + app
-	db, err := postgres.Open(context.Background(), u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()
-	svc := pathhook.NewService(pathhook.Config{Store: db})
-	org, err := svc.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, org := serviceAs(t, app)
 	for range 4 { // warm the pool
 		if _, err := svc.APIKeys(ctx, org.ID); err != nil {
 			t.Fatal(err)
@@ -49,18 +39,8 @@ func TestReadsSurviveEndedConnections(t *testing.T) {
 func TestWritesSurviveEndedConnections(t *testing.T) {
 	t.Parallel()
 	const app = "pathhook_connlost_write_test"
-	u := freshSchema(t) + "&application_name=" + app
-	db, err := postgres.Open(context.Background(), u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()
-	svc := pathhook.NewService(pathhook.Config{Store: db})
-	org, err := svc.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, org := serviceAs(t, app)
 	made := 0
 	create := func(what string, parallel int) {
 		t.Helper()
@@ -99,6 +79,19 @@ func TestWritesSurviveEndedConnections(t *testing.T) {
 	if len(names) != made {
 		t.Errorf("%d pathways saved, want %d", len(names), made)
 	}
+}
+
+// serviceAs returns a Service on a fresh schema whose connections are of
+// application app, and an org in it.
+func serviceAs(t *testing.T, app string) (*pathhook.Service, *pathhook.Org) {
+	t.Helper()
+	db := openWith(t, freshSchema(t)+"&application_name="+app, nil, postgres.Options{})
+	svc := pathhook.NewService(pathhook.Config{Store: db})
+	org, err := svc.EnsureOrg(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, org
 }
 
 // endConnections ends the connections of application app, as an

@@ -38,7 +38,7 @@ func (db *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, 
 		jobs, err = t.jobs(ctx, ids, now)
 		return err
 	})
-	return jobs, db.unavailable(err)
+	return jobs, err
 }
 
 func (t *txn) claim(ctx context.Context, owner string, now, until time.Time, limit int) ([]any, error) {

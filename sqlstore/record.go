@@ -19,7 +19,7 @@ func (db *DB) Record(ctx context.Context, results []pathhook.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	return db.unavailable(db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) }))
+	return db.writeTx(ctx, func(t *txn) error { return t.record(ctx, results, true) })
 }
 
 // RecordAgain is Record for results whose last Record may have been
@@ -30,7 +30,7 @@ func (db *DB) RecordAgain(ctx context.Context, results []pathhook.Result) error 
 	if len(results) == 0 {
 		return nil
 	}
-	return db.unavailable(db.writeTx(ctx, func(t *txn) error {
+	return db.writeTx(ctx, func(t *txn) error {
 		// Locked, the counts wait for a transaction still under way: the
 		// Record whose COMMIT went unanswered may be one.
 		lock := t.forUpdate()
@@ -53,7 +53,7 @@ func (db *DB) RecordAgain(ctx context.Context, results []pathhook.Result) error 
 			return nil
 		}
 		return t.record(ctx, fresh, true)
-	}))
+	})
 }
 
 // Restore records those of results whose attempts the store does not have
@@ -90,7 +90,7 @@ func (db *DB) Restore(ctx context.Context, owner string, results []pathhook.Resu
 		n = len(missing)
 		return t.record(ctx, missing, false)
 	})
-	return n, db.unavailable(err)
+	return n, err
 }
 
 // lockWebhooks locks the rows of the results' webhooks in id order, with

@@ -164,7 +164,7 @@ func (db *DB) Update(ctx context.Context, fn func(pathhook.Tx) error) error {
 	if db.group != nil {
 		return db.unavailable(db.group.update(ctx, fn))
 	}
-	return db.unavailable(db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) }))
+	return db.boundedWriteTx(ctx, func(t *txn) error { return fn(t) })
 }
 
 // unavailable names err as the database being unavailable (EUNAVAILABLE)
@@ -241,13 +241,14 @@ var errNoAnswerRead error = pathhook.Errorf(pathhook.EUNAVAILABLE, "the database
 
 // writeTx runs fn in its own write transaction, retrying when the database
 // asks for it. The queue methods use it directly. A COMMIT that got no
-// answer is reported as such, as the group committer does.
+// answer is reported as such, as the group committer does, and a database
+// out of reach or full as unavailable.
 func (db *DB) writeTx(ctx context.Context, fn func(*txn) error) error {
 	err := db.retryWriteTx(ctx, fn)
 	if errors.Is(err, ErrCommitUnknown) {
 		return fmt.Errorf("%w (%w)", errCommitUnknown, err)
 	}
-	return err
+	return db.unavailable(err)
 }
 
 // boundedWriteTx is writeTx for an Update, bounded by Config.TxTimeout

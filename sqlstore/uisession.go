@@ -17,7 +17,7 @@ func (db *DB) CreateUISession(ctx context.Context, s *pathhook.UISession, now ti
 	if err != nil {
 		return fail("ui session", err)
 	}
-	return db.unavailable(db.boundedWriteTx(ctx, func(t *txn) error {
+	return db.boundedWriteTx(ctx, func(t *txn) error {
 		if _, err := t.exec(ctx, "DELETE FROM ui_sessions WHERE expires_at <= ?", micros(now)); err != nil {
 			return fail("ui sessions ended", err)
 		}
@@ -27,7 +27,7 @@ func (db *DB) CreateUISession(ctx context.Context, s *pathhook.UISession, now ti
 			return fail("ui session", err)
 		}
 		return nil
-	}))
+	})
 }
 
 // SetUISessionFlash replaces the flash of a session of the admin UI, sealed;
@@ -38,10 +38,10 @@ func (db *DB) SetUISessionFlash(ctx context.Context, idHash string, flash []byte
 	if err != nil {
 		return fail("ui session", err)
 	}
-	return db.unavailable(db.boundedWriteTx(ctx, func(t *txn) error {
+	return db.boundedWriteTx(ctx, func(t *txn) error {
 		res, err := t.exec(ctx, "UPDATE ui_sessions SET flash = ? WHERE id_hash = ?", sealed, idHash)
 		return mustAffect(res, err, "ui session", pathhook.NotFound("session", ""))
-	}))
+	})
 }
 
 // UISession returns the admin UI's session of an IDHash, its flash
@@ -68,10 +68,10 @@ func (db *DB) UISession(ctx context.Context, idHash string) (*pathhook.UISession
 // DeleteUISession ends a session of the admin UI. It implements
 // ui.SessionStore.
 func (db *DB) DeleteUISession(ctx context.Context, idHash string) error {
-	return db.unavailable(db.boundedWriteTx(ctx, func(t *txn) error {
+	return db.boundedWriteTx(ctx, func(t *txn) error {
 		if _, err := t.exec(ctx, "DELETE FROM ui_sessions WHERE id_hash = ?", idHash); err != nil {
 			return fail("ui session", err)
 		}
 		return nil
-	}))
+	})
 }
